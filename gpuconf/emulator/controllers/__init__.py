@@ -1,0 +1,1 @@
+"""kube-scheduler and the controllers of the emulated cluster, all writing through ClusterAPI."""

@@ -1,0 +1,1 @@
+"""The emulated kubelet: node registration and heartbeats, device manager, pod workers."""

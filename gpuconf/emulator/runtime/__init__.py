@@ -1,0 +1,1 @@
+"""The container runtime of the emulated cluster: image catalogue, processes, logs."""
