@@ -1,0 +1,87 @@
+"""Backend `kind`: a kind cluster (Docker) with the fake device plugin, through pytest-kind.
+
+NEVER RUN on the project's machines (no Docker engine there): what runs here is the command
+construction and the "unavailable: no Docker" verdict. .github/workflows/kind.yml shows the job for a
+Docker host. Steps: create (or reuse, by name) a kind cluster, build the fake-plugin and workload
+images from images/, `kind load` them, label the node like an AKS GPU node, apply the fake plugin's
+DaemonSet (manifests/kind/) in the install step, in place of the article's real-GPU image.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from gpuconf.backends.base import PLUGIN_RESTART, RUNS_CONTAINERS, Backend, BackendUnavailable, ClusterHandle
+from gpuconf.settings import SuiteSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+IMAGES = {
+    "gpuconf/fake-device-plugin:dev": ROOT / "images" / "device-plugin" / "Dockerfile",
+    "gpuconf/workload:dev": ROOT / "images" / "workload" / "Dockerfile",
+}
+DOCKER_CHECK_TIMEOUT_S = 10
+BUILD_TIMEOUT_S = 900
+
+
+def docker_available() -> str | None:
+    """None when a Docker engine answers; else why not (for the unavailable verdict)."""
+    if not shutil.which("docker"):
+        return "no docker client on PATH"
+    try:
+        result = subprocess.run(
+            ["docker", "info", "--format", "{{.ServerVersion}}"],
+            capture_output=True,
+            text=True,
+            timeout=DOCKER_CHECK_TIMEOUT_S,
+        )
+    except subprocess.TimeoutExpired:
+        return "the Docker engine did not answer within 10s"
+    if result.returncode != 0:
+        return "no Docker engine is running (docker info failed)"
+    return None
+
+
+def build_commands() -> list[list[str]]:
+    """docker build commands for the images kind loads (context: the repository root)."""
+    return [["docker", "build", "-t", tag, "-f", str(dockerfile), str(ROOT)] for tag, dockerfile in IMAGES.items()]
+
+
+class KindBackend(Backend):
+    name = "kind"
+
+    def __init__(self, options: SuiteSettings, cluster_name: str = "gpuconf") -> None:
+        super().__init__(options)
+        self.settings = options
+        self.cluster_name = cluster_name
+        self.cluster = None
+
+    def provision(self) -> ClusterHandle:
+        missing = docker_available()
+        if missing:
+            raise BackendUnavailable(f"kind needs a Docker engine: {missing}")
+        from pytest_kind import KindCluster  # only importable where the kind extra is installed
+
+        for command in build_commands():
+            subprocess.run(command, check=True, timeout=BUILD_TIMEOUT_S)
+        self.cluster = KindCluster(self.cluster_name)
+        self.cluster.create()
+        for tag in IMAGES:
+            self.cluster.load_docker_image(tag)
+        return ClusterHandle(
+            backend=self.name,
+            kubeconfig=Path(self.cluster.kubeconfig_path),
+            capabilities=frozenset({RUNS_CONTAINERS, PLUGIN_RESTART}),
+            properties={
+                "gpu": "emulated (fake device plugin in kind)",
+                # The article's plugin image needs real GPUs: the install step applies the fake one.
+                "plugin_manifest": str(ROOT / "manifests" / "kind" / "fake-device-plugin-ds.yaml"),
+                "workload_manifest": str(ROOT / "manifests" / "kind" / "offline-mnist-job.yaml"),
+            },
+        )
+
+    def teardown(self) -> None:
+        if self.cluster is not None and not self.settings.keep_cluster:
+            self.cluster.delete()
+        self.cluster = None
