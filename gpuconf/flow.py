@@ -83,6 +83,12 @@ class ArticleFlow:
         self._outcomes: dict[str, StepOutcome | BaseException] = {}
         self.facts: dict[str, Any] = {}
 
+    @property
+    def emulated(self) -> bool:
+        """True for the embedded cluster, also behind another backend (the AKS rehearsal against a
+        fake ARM hands out the emulator's kubeconfig): the server's version string says so."""
+        return self.handle.emulated or "gpuconf-emulated" in str(self.facts.get("server_version", ""))
+
     # Step bookkeeping --------------------------------------------------------------------
     def _once(self, step: str, action: Callable[[], StepOutcome]) -> StepOutcome:
         __tracebackhide__ = True

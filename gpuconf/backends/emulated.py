@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -59,22 +58,26 @@ class EmulatedBackend(Backend):
         super().__init__(options)
         self.settings = options
         self.workdir: Path | None = None
-        self.process: subprocess.Popen[bytes] | None = None
+        self.pid: int | None = None
 
     def provision(self) -> ClusterHandle:
         self.workdir = Path(tempfile.mkdtemp(prefix="gpuconf-emulated-"))
         kubeconfig = self.workdir / "kubeconfig"
         log_path = self.workdir / "emulator.log"
         command = serve_command(self.settings, kubeconfig)
-        with log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                command,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,  # its own process group: one killpg ends every container
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            )
+        # posix_spawn, not Popen: the pid is handed to whichever xdist worker leaves last, and a Popen
+        # object dropped by the provisioning worker would warn that its child still runs.
+        self.pid = os.posix_spawn(
+            command[0],
+            command,
+            {**os.environ, "PYTHONUNBUFFERED": "1"},
+            file_actions=[
+                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_OPEN, 1, str(log_path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
+                (os.POSIX_SPAWN_DUP2, 1, 2),
+            ],
+            setsid=True,  # its own process group: one killpg ends every container
+        )
         self._wait_ready(log_path)
         capabilities = {EMULATED, RUNS_CONTAINERS, PROVISIONS_NODES, FAULT_INJECTION, PLUGIN_RESTART}
         if self.settings.gpu == "real":
@@ -84,20 +87,20 @@ class EmulatedBackend(Backend):
             kubeconfig=kubeconfig,
             capabilities=frozenset(capabilities),
             properties={
-                "emulator_pid": str(self.process.pid),
+                "emulator_pid": str(self.pid),
                 "emulator_log": str(log_path),
                 "gpu": "real" if self.settings.gpu == "real" else "emulated",
             },
         )
 
     def _wait_ready(self, log_path: Path) -> None:
-        assert self.process is not None
+        assert self.pid is not None
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             text = log_path.read_text(errors="replace")
             if "ready" in text:
                 return
-            if self.process.poll() is not None:
+            if _exited(self.pid):
                 last = (text.strip().splitlines() or ["(no output)"])[-1]
                 self.teardown()
                 raise BackendUnavailable(f"the embedded cluster did not start: {last}")
@@ -106,19 +109,23 @@ class EmulatedBackend(Backend):
         raise BackendUnavailable(f"the embedded cluster printed no 'ready' within {START_TIMEOUT_S:g}s")
 
     def teardown(self) -> None:
-        stop_process_group(self.process.pid if self.process else None)
-        if self.process:
-            try:
-                self.process.wait(timeout=STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                pass
+        stop_process_group(self.pid)
         if self.workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
-        self.process = None
+        self.pid = None
 
     def teardown_spec(self) -> dict[str, str]:
         """What another process needs to tear this cluster down (pytest-xdist's last worker)."""
-        return {"pid": str(self.process.pid if self.process else ""), "workdir": str(self.workdir or "")}
+        return {"pid": str(self.pid or ""), "workdir": str(self.workdir or "")}
+
+
+def _exited(pid: int) -> bool:
+    """True once our spawned child has ended (and reap it)."""
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return done == pid
 
 
 def stop_process_group(pid: int | None) -> None:
