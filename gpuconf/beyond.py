@@ -12,7 +12,15 @@ from __future__ import annotations
 from typing import Any
 
 from gpuconf import states
-from gpuconf.flow import GPU, JOB_NAMESPACE, PLUGIN_LABEL, PLUGIN_NAMESPACE, ArticleFlow, StepOutcome, node_name
+from gpuconf.flow import (
+    GPU,
+    JOB_NAMESPACE,
+    PLUGIN_LABEL,
+    PLUGIN_NAMESPACE,
+    ArticleFlow,
+    StepOutcome,
+    node_name,
+)
 from gpuconf.kube import condition, gpu_quantity
 
 HOLDER_STEPS = 20000  # long enough to still hold the GPU while the second pod is scheduled
@@ -40,7 +48,9 @@ def _gpu_pod(flow: ArticleFlow, name: str, node: str, gpus: int, steps: int) -> 
     }
 
 
-def _pod_wait(flow: ArticleFlow, name: str, until: Any, describe: str, timeout_name: str, fail_fast: Any = None):
+def _pod_wait(
+    flow: ArticleFlow, name: str, until: Any, describe: str, timeout_name: str, fail_fast: Any = None
+):
     return flow._wait(
         flow.kube.core.list_namespaced_pod,
         namespace=JOB_NAMESPACE,
@@ -89,12 +99,16 @@ def gpu_exclusivity(flow: ArticleFlow) -> StepOutcome:
         _insufficient,
         f"pod {waiter} to stay Pending with Insufficient {GPU} while {holder} holds the GPU(s)",
         "pod_scheduled",
-        lambda pod: f"it was scheduled onto {pod['spec']['nodeName']} while {holder} held every GPU there"
-        if pod["spec"].get("nodeName") and _holder_running(flow, holder)
-        else None,
+        lambda pod: (
+            f"it was scheduled onto {pod['spec']['nodeName']} while {holder} held every GPU there"
+            if pod["spec"].get("nodeName") and _holder_running(flow, holder)
+            else None
+        ),
     )
     outcome.timeline += pending.timeline
-    outcome.evidence.append(f"{waiter} Pending while {holder} holds {count} GPU(s) on {name}: {pending.value}")
+    outcome.evidence.append(
+        f"{waiter} Pending while {holder} holds {count} GPU(s) on {name}: {pending.value}"
+    )
     for pod in (holder, waiter):
         done = _pod_wait(
             flow,
@@ -120,7 +134,9 @@ def _holder_running(flow: ArticleFlow, holder: str) -> bool:
 
 def capacity_survives_plugin_restart(flow: ArticleFlow) -> StepOutcome:
     expected = flow.confirm_that_gpus_are_schedulable().data["expected"]
-    plugin_pods = [p for p in flow.kube.pods(PLUGIN_NAMESPACE, PLUGIN_LABEL) if p["status"].get("phase") == "Running"]
+    plugin_pods = [
+        p for p in flow.kube.pods(PLUGIN_NAMESPACE, PLUGIN_LABEL) if p["status"].get("phase") == "Running"
+    ]
     assert plugin_pods, f"no Running device-plugin pod in {PLUGIN_NAMESPACE} to restart"
     old = plugin_pods[0]
     node, old_uid = old["spec"]["nodeName"], old["metadata"]["uid"]
@@ -145,8 +161,10 @@ def capacity_survives_plugin_restart(flow: ArticleFlow) -> StepOutcome:
     advertised = flow._wait(
         flow.kube.core.list_node,
         field_selector=f"metadata.name={node}",
-        until=lambda nodes: nodes
-        and gpu_quantity(nodes[0], "capacity") == expected[node] == gpu_quantity(nodes[0], "allocatable"),
+        until=lambda nodes: (
+            nodes
+            and gpu_quantity(nodes[0], "capacity") == expected[node] == gpu_quantity(nodes[0], "allocatable")
+        ),
         timeout=flow.timeouts.gpu_advertised,
         timeout_name="gpu_advertised",
         describe=f"{node} to advertise {expected[node]} {GPU} again after the plugin restart",

@@ -163,8 +163,9 @@ class ArticleFlow:
         self.facts["server_version"] = version
         result = self._wait(
             self.kube.core.list_node,
-            until=lambda nodes: nodes
-            and all((condition(n, "Ready") or {}).get("status") == "True" for n in nodes),
+            until=lambda nodes: (
+                nodes and all((condition(n, "Ready") or {}).get("status") == "True" for n in nodes)
+            ),
             timeout=self.timeouts.nodes_ready,
             timeout_name="nodes_ready",
             describe="every node to be Ready",
@@ -182,7 +183,9 @@ class ArticleFlow:
         )
         if self.settings.vm_sizes:
             missing = sorted(set(self.settings.vm_sizes) - set(sizes))
-            assert not missing, f"asked for VM size(s) {', '.join(missing)} but the GPU nodes are {', '.join(sizes)}"
+            assert not missing, (
+                f"asked for VM size(s) {', '.join(missing)} but the GPU nodes are {', '.join(sizes)}"
+            )
         return StepOutcome(
             evidence=[
                 f"server version {version}",
@@ -217,7 +220,9 @@ class ArticleFlow:
         except ApiException as error:
             if error.status != 409:
                 raise
-            outcome.evidence.append(f"daemonset.apps/{name} already present: reused, not created by the suite")
+            outcome.evidence.append(
+                f"daemonset.apps/{name} already present: reused, not created by the suite"
+            )
 
         def plugin_pod_failure(_: dict[str, Any]) -> str | None:
             for pod in self.kube.pods(PLUGIN_NAMESPACE, PLUGIN_LABEL):
@@ -263,7 +268,9 @@ class ArticleFlow:
         manual = [
             f"{ds['metadata']['namespace']}/{ds['metadata']['name']}"
             for ds in self.kube.read(self.kube.apps.list_daemon_set_for_all_namespaces)["items"]
-            if any("device-plugin" in c.get("image", "") for c in ds["spec"]["template"]["spec"]["containers"])
+            if any(
+                "device-plugin" in c.get("image", "") for c in ds["spec"]["template"]["spec"]["containers"]
+            )
         ]
         assert not manual, (
             "the node image ships the NVIDIA device plugin, so no plugin DaemonSet may be installed "
@@ -323,7 +330,9 @@ class ArticleFlow:
         except AssertionError as error:
             nodes = {node_name(n): n for n in self.kube.nodes()}
             raise AssertionError(
-                "; ".join(_gpu_mismatch(nodes[name], count) for name, count in expected.items() if name in nodes)
+                "; ".join(
+                    _gpu_mismatch(nodes[name], count) for name, count in expected.items() if name in nodes
+                )
                 + f"\n{error}"
             ) from None
         evidence = []
@@ -369,9 +378,14 @@ class ArticleFlow:
         pod = result.value[0]
         node = pod["spec"]["nodeName"]
         gpu_nodes = {node_name(n) for n in self.gpu_nodes()}
-        assert node in gpu_nodes, f"pod {pod['metadata']['name']} was scheduled on {node}, which is not a GPU node"
+        assert node in gpu_nodes, (
+            f"pod {pod['metadata']['name']} was scheduled on {node}, which is not a GPU node"
+        )
         return StepOutcome(
-            evidence=[f"job.batch/{name} created", f"pod {pod['metadata']['name']} scheduled on GPU node {node}"],
+            evidence=[
+                f"job.batch/{name} created",
+                f"pod {pod['metadata']['name']} scheduled on GPU node {node}",
+            ],
             timeline=result.timeline,
             data={"job": name, "namespace": namespace, "node": node},
         )
@@ -409,15 +423,23 @@ class ArticleFlow:
         assert job is not None
         succeeded = job.get("status", {}).get("succeeded", 0)
         assert succeeded == 1, f"job {name} is Complete but status.succeeded is {succeeded}, expected 1"
-        pods = [p for p in self.kube.pods(namespace, f"job-name={name}") if p["status"].get("phase") == "Succeeded"]
+        pods = [
+            p
+            for p in self.kube.pods(namespace, f"job-name={name}")
+            if p["status"].get("phase") == "Succeeded"
+        ]
         assert pods, f"job {name} is Complete but none of its pods shows Completed"
         pod = pods[0]
         status_text = states.pod_status_text(pod)
-        assert status_text == "Completed", f"pod {pod['metadata']['name']} shows {status_text}, expected Completed"
+        assert status_text == "Completed", (
+            f"pod {pod['metadata']['name']} shows {status_text}, expected Completed"
+        )
         node = next((n for n in self.kube.nodes() if node_name(n) == pod["spec"]["nodeName"]), None)
         expected_model = self.expected_model(node) if node else None
         log_text = self.kube.pod_log(pod["metadata"]["name"], namespace)
-        assessment = assess_training_log(log_text, expected_gpu_model=expected_model, max_steps=self.settings.max_steps)
+        assessment = assess_training_log(
+            log_text, expected_gpu_model=expected_model, max_steps=self.settings.max_steps
+        )
         self.facts["log_assessment"] = assessment
         if assessment.log.discoveries and assessment.log.discoveries[0].compute_capability:
             self.facts["gpu_compute_capability"] = assessment.log.discoveries[0].compute_capability
@@ -459,7 +481,9 @@ class ArticleFlow:
         self.kube.delete("Job", name, namespace)
         timeline = self.wait_gone("Job", name, namespace, label_selector=f"job-name={name}")
         self.created = [c for c in self.created if c != ("Job", name, namespace)]
-        return StepOutcome(evidence=[f"job.batch/{name} deleted; the job and its pods are gone"], timeline=timeline)
+        return StepOutcome(
+            evidence=[f"job.batch/{name} deleted; the job and its pods are gone"], timeline=timeline
+        )
 
     def wait_gone(
         self, kind: str, name: str, namespace: str | None, label_selector: str | None = None
@@ -513,7 +537,9 @@ class ArticleFlow:
                 self.kube.delete(kind, name, namespace)
                 self.wait_gone(kind, name, namespace)
             except AssertionError as error:
-                leaks.append(f"{kind} {namespace + '/' if namespace else ''}{name}: {str(error).splitlines()[0]}")
+                leaks.append(
+                    f"{kind} {namespace + '/' if namespace else ''}{name}: {str(error).splitlines()[0]}"
+                )
         self.created = []
         return leaks
 

@@ -101,7 +101,9 @@ class Kube:
         kind, namespace = obj["kind"], obj.get("metadata", {}).get("namespace", "default")
         creators = {
             "Namespace": lambda: self.core.create_namespace(obj, _preload_content=False),
-            "DaemonSet": lambda: self.apps.create_namespaced_daemon_set(namespace, obj, _preload_content=False),
+            "DaemonSet": lambda: self.apps.create_namespaced_daemon_set(
+                namespace, obj, _preload_content=False
+            ),
             "Job": lambda: self.batch.create_namespaced_job(namespace, obj, _preload_content=False),
             "Pod": lambda: self.core.create_namespaced_pod(namespace, obj, _preload_content=False),
         }

@@ -83,7 +83,9 @@ def build(raw: dict[str, object]) -> SuiteSettings:
                 )
     kubeconfig = Path(str(raw["kubeconfig"])).expanduser() if raw.get("kubeconfig") else None
     if cluster == "kubeconfig" and kubeconfig is None:
-        raise SettingsError("--cluster kubeconfig needs --kubeconfig PATH (or GPUCONF_KUBECONFIG / KUBECONFIG)")
+        raise SettingsError(
+            "--cluster kubeconfig needs --kubeconfig PATH (or GPUCONF_KUBECONFIG / KUBECONFIG)"
+        )
     faults = tuple(str(f) for f in raw.get("emulator_faults") or [])
     if faults and cluster != "emulated":
         raise SettingsError("--emulator-fault works only with --cluster emulated")

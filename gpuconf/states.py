@@ -53,9 +53,15 @@ def pod_failure(pod: Obj) -> str | None:
         reason = waiting.get("reason")
         if reason in PERMANENT_WAITING:
             message = waiting.get("message") or ""
-            return f"pod {name} is {reason}: {PERMANENT_WAITING[reason]}" + (f" ({message})" if message else "")
+            return f"pod {name} is {reason}: {PERMANENT_WAITING[reason]}" + (
+                f" ({message})" if message else ""
+            )
     scheduled = condition(pod, "PodScheduled")
-    if scheduled and scheduled.get("status") == "False" and "Insufficient" in (scheduled.get("message") or ""):
+    if (
+        scheduled
+        and scheduled.get("status") == "False"
+        and "Insufficient" in (scheduled.get("message") or "")
+    ):
         return f"pod {name} cannot be scheduled: {scheduled.get('message')}"
     return None
 
@@ -63,9 +69,7 @@ def pod_failure(pod: Obj) -> str | None:
 def summarize_job(job: Obj) -> str:
     status = job.get("status", {})
     completions = job.get("spec", {}).get("completions", 1)
-    conditions = ",".join(
-        c["type"] for c in status.get("conditions") or [] if c.get("status") == "True"
-    )
+    conditions = ",".join(c["type"] for c in status.get("conditions") or [] if c.get("status") == "True")
     return (
         f"job {job['metadata']['name']} {status.get('succeeded', 0)}/{completions} "
         f"active {status.get('active', 0)} failed {status.get('failed', 0)}"

@@ -6,6 +6,7 @@ from gpuconf.flow import StepOutcome
 
 ARTICLE_SECTION = "before-you-begin"
 
+
 def test_kubernetes_is_1_10_or_later(article, step):
     version = article.kube.server_version()
     match = re.match(r"v?(\d+)\.(\d+)", version)

@@ -5,7 +5,6 @@ advertised. The UseGPUDedicatedVHD header behind this path was retired on 2025-0
 doc drift (see the aks tier); on the embedded cluster the retired image is emulated.
 """
 
-
 INSTALL_PATH = "node-image"  # run only with --install-path node-image
 ARTICLE_SECTION = "use-the-aks-specialized-gpu-image-preview"
 

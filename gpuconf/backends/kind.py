@@ -45,7 +45,9 @@ def docker_available() -> str | None:
 
 def build_commands() -> list[list[str]]:
     """docker build commands for the images kind loads (context: the repository root)."""
-    return [["docker", "build", "-t", tag, "-f", str(dockerfile), str(ROOT)] for tag, dockerfile in IMAGES.items()]
+    return [
+        ["docker", "build", "-t", tag, "-f", str(dockerfile), str(ROOT)] for tag, dockerfile in IMAGES.items()
+    ]
 
 
 class KindBackend(Backend):

@@ -66,7 +66,9 @@ class SharedCluster:
             self.backend = make_backend(self.settings, self.config)
             handle = self.backend.provision()
             spec = self.backend.teardown_spec() if hasattr(self.backend, "teardown_spec") else {}
-            self._write({"users": 1, "handle": _handle_to_dict(handle), "owner_pid": os.getpid(), "spec": spec})
+            self._write(
+                {"users": 1, "handle": _handle_to_dict(handle), "owner_pid": os.getpid(), "spec": spec}
+            )
             return handle
 
     def release(self) -> None:
