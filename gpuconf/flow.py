@@ -253,7 +253,8 @@ class ArticleFlow:
         gpu_nodes = [node_name(n) for n in self.gpu_nodes()]
         without = [n for n in gpu_nodes if n not in running]
         assert not without, (
-            f"the daemonset rolled out but no device-plugin pod is Running on GPU node(s) {', '.join(without)} "
+            "the daemonset rolled out but no device-plugin pod is Running on GPU node(s) "
+            f"{', '.join(without)} "
             f"(Running on: {', '.join(sorted(k for k in running if k)) or 'none'}); a taint the plugin does "
             "not tolerate or a nodeSelector keeps it away"
         )
@@ -453,8 +454,8 @@ class ArticleFlow:
         if plot:
             evidence.append(f"accuracy curve: {plot}")
         assert assessment.passed, (
-            f"the logs of pod {pod['metadata']['name']} on {pod['spec']['nodeName']} do not prove GPU training: "
-            + " ".join(assessment.problems)
+            f"the logs of pod {pod['metadata']['name']} on {pod['spec']['nodeName']} "
+            "do not prove GPU training: " + " ".join(assessment.problems)
         )
         return StepOutcome(evidence=evidence, timeline=result.timeline, data={"pod": pod["metadata"]["name"]})
 
@@ -565,7 +566,8 @@ def _gpu_mismatch(node: dict[str, Any], expected: int) -> str:
     capacity, allocatable = gpu_quantity(node, "capacity"), gpu_quantity(node, "allocatable")
     ready = (condition(node, "Ready") or {}).get("status")
     if ready != "True":
-        return f"GPU node {name} is NotReady ({(condition(node, 'Ready') or {}).get('message', 'no Ready condition')})"
+        message = (condition(node, "Ready") or {}).get("message", "no Ready condition")
+        return f"GPU node {name} is NotReady ({message})"
     if capacity == 0:
         return (
             f"{name} ({size}) advertises no {GPU} under Capacity: the device plugin never registered "

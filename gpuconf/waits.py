@@ -178,7 +178,8 @@ def wait_for(
             if remaining <= 0:
                 raise WaitTimeout(
                     _message(
-                        f"timed out after {elapsed():.1f}s ({timeout_name}={timeout:g}s) waiting for {describe}",
+                        f"timed out after {elapsed():.1f}s ({timeout_name}={timeout:g}s) "
+                        f"waiting for {describe}",
                         obj_list(),
                         recent_events,
                         timeline,

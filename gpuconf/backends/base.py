@@ -25,7 +25,8 @@ PLUGIN_RESTART = "plugin_restart"  # deleting a device-plugin pod brings a new o
 CAPABILITY_HINTS = {
     RUNS_CONTAINERS: "use --cluster emulated, kind, or a real cluster",
     PROVISIONS_NODES: "use --cluster emulated, kind or aks, which create the nodes",
-    REAL_GPU: "run on a GPU machine with --gpu real, or against a real GPU cluster (--cluster aks/kubeconfig)",
+    REAL_GPU: "run on a GPU machine with --gpu real, or against a real GPU cluster "
+    "(--cluster aks/kubeconfig)",
     EMULATED: "only the embedded cluster (--cluster emulated) supports this",
     FAULT_INJECTION: "fault injection needs the embedded cluster: --cluster emulated --emulator-fault NAME",
     AZURE: "needs a live AKS cluster: --cluster aks (with Azure credentials)",
