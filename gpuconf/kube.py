@@ -91,34 +91,37 @@ class Kube:
 
     def pod_log(self, name: str, namespace: str, container: str | None = None) -> str:
         kwargs: dict[str, Any] = {"container": container} if container else {}
-        response = self.core.read_namespaced_pod_log(name, namespace, _preload_content=False, **kwargs)
+        response: Any = self.core.read_namespaced_pod_log(name, namespace, _preload_content=False, **kwargs)
         return response.data.decode("utf-8", errors="replace")
 
     # Writes ------------------------------------------------------------------------------
     def create(self, obj: Obj) -> Obj:
         """Create one manifest object (Namespace, DaemonSet, Job, Pod); AlreadyExists is an error."""
-        obj = normalize_quantities(obj)
+        # The typed client accepts JSON dicts as bodies; its annotations only name the model types.
+        body: Any = normalize_quantities(obj)
         kind, namespace = obj["kind"], obj.get("metadata", {}).get("namespace", "default")
         creators = {
-            "Namespace": lambda: self.core.create_namespace(obj, _preload_content=False),
+            "Namespace": lambda: self.core.create_namespace(body, _preload_content=False),
             "DaemonSet": lambda: self.apps.create_namespaced_daemon_set(
-                namespace, obj, _preload_content=False
+                namespace, body, _preload_content=False
             ),
-            "Job": lambda: self.batch.create_namespaced_job(namespace, obj, _preload_content=False),
-            "Pod": lambda: self.core.create_namespaced_pod(namespace, obj, _preload_content=False),
+            "Job": lambda: self.batch.create_namespaced_job(namespace, body, _preload_content=False),
+            "Pod": lambda: self.core.create_namespaced_pod(namespace, body, _preload_content=False),
         }
         if kind not in creators:
             raise ValueError(f"gpuconf cannot create a {kind}; supported: {', '.join(creators)}")
-        return json.loads(creators[kind]().data)
+        response: Any = creators[kind]()
+        return json.loads(response.data)
 
     def delete(self, kind: str, name: str, namespace: str | None = None) -> bool:
         """Delete with background propagation (what kubectl does); False if it was already gone."""
+        ns = namespace or "default"
         body = client.V1DeleteOptions(propagation_policy="Background")
         deleters = {
             "Namespace": lambda: self.core.delete_namespace(name, body=body),
-            "DaemonSet": lambda: self.apps.delete_namespaced_daemon_set(name, namespace, body=body),
-            "Job": lambda: self.batch.delete_namespaced_job(name, namespace, body=body),
-            "Pod": lambda: self.core.delete_namespaced_pod(name, namespace, body=body),
+            "DaemonSet": lambda: self.apps.delete_namespaced_daemon_set(name, ns, body=body),
+            "Job": lambda: self.batch.delete_namespaced_job(name, ns, body=body),
+            "Pod": lambda: self.core.delete_namespaced_pod(name, ns, body=body),
         }
         try:
             deleters[kind]()

@@ -60,11 +60,15 @@ def _number(flag: str, value: str, convert: Callable[[str], float], low: float, 
     return number
 
 
+def _as_list(value: object) -> list[object]:
+    return list(value) if isinstance(value, list | tuple) else []
+
+
 def build(raw: dict[str, object]) -> SuiteSettings:
     """Check raw option values (strings, lists, bools or None) and build SuiteSettings."""
     cluster = _choice("--cluster", str(raw.get("cluster") or "emulated"), BACKENDS)
     sizes: list[str] = []
-    for size in raw.get("vm_sizes") or []:
+    for size in _as_list(raw.get("vm_sizes")):
         for part in str(size).split(","):
             if not part.strip():
                 continue
@@ -86,7 +90,7 @@ def build(raw: dict[str, object]) -> SuiteSettings:
         raise SettingsError(
             "--cluster kubeconfig needs --kubeconfig PATH (or GPUCONF_KUBECONFIG / KUBECONFIG)"
         )
-    faults = tuple(str(f) for f in raw.get("emulator_faults") or [])
+    faults = tuple(str(f) for f in _as_list(raw.get("emulator_faults")))
     if faults and cluster != "emulated":
         raise SettingsError("--emulator-fault works only with --cluster emulated")
     return SuiteSettings(

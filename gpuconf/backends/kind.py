@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from gpuconf.backends.base import PLUGIN_RESTART, RUNS_CONTAINERS, Backend, BackendUnavailable, ClusterHandle
 from gpuconf.settings import SuiteSettings
@@ -57,13 +58,13 @@ class KindBackend(Backend):
         super().__init__(options)
         self.settings = options
         self.cluster_name = cluster_name
-        self.cluster = None
+        self.cluster: Any = None  # pytest_kind.KindCluster once created
 
     def provision(self) -> ClusterHandle:
         missing = docker_available()
         if missing:
             raise BackendUnavailable(f"kind needs a Docker engine: {missing}")
-        from pytest_kind import KindCluster  # only importable where the kind extra is installed
+        from pytest_kind import KindCluster  # type: ignore[import-untyped]  # only importable where the kind extra is installed
 
         for command in build_commands():
             subprocess.run(command, check=True, timeout=BUILD_TIMEOUT_S)
