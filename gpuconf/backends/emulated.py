@@ -31,6 +31,7 @@ from gpuconf.settings import ARTICLE_VM_SIZE, SuiteSettings
 
 START_TIMEOUT_S = 60.0  # serve prints "ready" within ~2 s here; 60 s covers a loaded CI machine
 STOP_TIMEOUT_S = 20.0
+INPROCESS_PLUGINS_ABOVE = 20  # nodes
 
 
 def serve_command(settings: SuiteSettings, kubeconfig: Path) -> list[str]:
@@ -42,6 +43,10 @@ def serve_command(settings: SuiteSettings, kubeconfig: Path) -> list[str]:
     else:
         for index, size in enumerate(sizes):
             command += ["--pool", f"gpupool{index}:{size}:{settings.nodes}"]
+    if settings.nodes * len(sizes) > INPROCESS_PLUGINS_ABOVE:
+        # One plugin process per node does not fit 2 cores at scale: run the plugins as asyncio tasks
+        # (same gRPC protocol, same sockets) inside the emulator.
+        command += ["--plugin-runtime", "inprocess"]
     if settings.install_path == "node-image":
         command += ["--node-image", "gpu-vhd"]
     if settings.gpu == "real":
