@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from gpuconf.emulator.cluster import add_cluster_arguments, configure_server
+from gpuconf.emulator.faults import catalogue_lines
 from gpuconf.emulator.server import ApiServer
 
 Configure = Callable[[ApiServer, argparse.Namespace], None]
@@ -32,6 +33,7 @@ def build_parser(extend_serve: ExtendServe | None = None) -> argparse.ArgumentPa
         "--port", type=int, default=0, help="TCP port on 127.0.0.1 (default: any free port)"
     )
     (extend_serve or add_cluster_arguments)(serve_cmd)
+    commands.add_parser("faults", help="list the fault catalogue: NAME<TAB>SECTION<TAB>description")
     return parser
 
 
@@ -63,11 +65,14 @@ def main(
     shutdown hooks there (controllers, kubelets) so they share the server's event loop."""
     parser = build_parser(extend_serve)
     args = parser.parse_args(argv)
+    if args.command == "faults":
+        print("\n".join(catalogue_lines()))
+        return 0
     if not 0 <= args.port <= 65535:
         parser.error(f"--port must be 0..65535, got {args.port}")
     try:
         asyncio.run(serve(args, configure or configure_server))
-    except OSError as error:  # port in use, unwritable kubeconfig path: one clear line
+    except (OSError, ValueError) as error:  # port in use, unwritable kubeconfig, --fault without nodes
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0

@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 from gpuconf.emulator import profiles
 from gpuconf.emulator.controllers.job import JobTiming
 from gpuconf.emulator.controllers.manager import ControllerManager
+from gpuconf.emulator.faults import catalogue as fault_catalogue
 from gpuconf.emulator.interface import ApiError, ClusterAPI
 from gpuconf.emulator.kubelet.kubelet import Kubelet, KubeletOptions
 from gpuconf.emulator.kubelet.node import HeartbeatTiming
@@ -69,8 +70,22 @@ class ClusterOptions:
     job_timing: JobTiming = field(default_factory=JobTiming)
     port: int = 0
     kubeconfig: Path | None = None
+    # Names from gpuconf.emulator.faults.FAULTS: ways this cluster misbehaves (default: none).
+    faults: tuple[str, ...] = ()
+    fault_timing: fault_catalogue.FaultTiming = field(default_factory=fault_catalogue.FaultTiming)
+    # "real": every GPU node gets this machine's NVIDIA GPUs (model and count from NVML) and runs the
+    # device plugin in nvml mode; hide_gpus are NVML indexes/UUIDs its plugin must not advertise.
+    gpu: str = "emulated"
+    hide_gpus: tuple[str, ...] = ()
 
     def validate(self) -> None:
+        fault_catalogue.lookup(self.faults)
+        if self.gpu not in profiles.GPU_MODES:
+            raise ValueError(f"--gpu {self.gpu!r}: expected one of {', '.join(profiles.GPU_MODES)}")
+        if self.hide_gpus and self.gpu != "real":
+            raise ValueError("--hide-gpu hides real GPUs: it needs --gpu real")
+        for hidden in self.hide_gpus:
+            profiles.parse_hidden_gpu(hidden)
         if self.node_image not in NODE_IMAGES:
             raise ValueError(f"--node-image {self.node_image!r}: expected one of {', '.join(NODE_IMAGES)}")
         if self.plugin_runtime not in PLUGIN_RUNTIMES:
@@ -117,6 +132,14 @@ class EmulatedCluster:
         self._vhd_plugins: list[Any] = []
         self.kubeconfig: Path | None = None
         self._owns_server = False
+        self._fault_stops: list[fault_catalogue.Stop] = []
+        self.real_gpus: profiles.RealGpus | None = None
+        if self.options.gpu == "real":
+            self.real_gpus = profiles.detect_real_gpus()
+            if self.real_gpus is None:
+                raise ValueError(
+                    "--gpu real: NVML finds no NVIDIA GPU (no driver, no GPU, or no nvidia-ml-py)"
+                )
 
     @property
     def node_names(self) -> list[str]:
@@ -182,10 +205,15 @@ class EmulatedCluster:
             heartbeat=self.options.heartbeat,
             backoff=self.options.backoff,
             plugin_runtime=self.options.plugin_runtime,
+            faults=fault_catalogue.runtime_faults(
+                fault_catalogue.lookup(self.options.faults), self.options.fault_timing
+            ),
         )
         index = 0
         for pool in self.options.pools:
             size = profiles.vm_size(pool.vm_size)
+            if self.real_gpus is not None and size.gpu is not None:
+                size = profiles.with_real_gpus(size, self.real_gpus, self.options.hide_gpus)
             for name in profiles.node_names(pool):
                 kubelet = Kubelet(
                     self.api,
@@ -200,11 +228,25 @@ class EmulatedCluster:
                 )
                 self.kubelets[name] = kubelet
                 await kubelet.start()
+                if self.real_gpus is not None and size.gpu is not None:
+                    self._label_real_gpu_node(name, self.real_gpus)
                 index += 1
         for pod in self.controllers.pods.values():
             self._route_pod("ADDED", pod)
         if self.options.node_image == "gpu-vhd":
             self._start_vhd_plugins()
+        for fault in fault_catalogue.lookup(self.options.faults):
+            if fault.start is not None:
+                stop = fault.start(self, self.options.fault_timing)
+                if stop is not None:
+                    self._fault_stops.append(stop)
+
+    def _label_real_gpu_node(self, name: str, gpus: profiles.RealGpus) -> None:
+        """Label the node with its real GPU, driver and CUDA (what GPU Feature Discovery does on AKS)."""
+        assert self.api is not None
+        labels, annotations = profiles.real_gpu_labels(gpus)
+        body = {"metadata": {"labels": labels, "annotations": annotations}}
+        self.api.patch("nodes", name, body, "application/merge-patch+json")
 
     def _route_pod(self, event_type: str, pod: dict[str, Any]) -> None:
         kubelet = self.kubelets.get((pod.get("spec") or {}).get("nodeName") or "")
@@ -242,6 +284,9 @@ class EmulatedCluster:
         await self._stop_components()
 
     async def _stop_components(self) -> None:
+        stops, self._fault_stops = self._fault_stops, []
+        for stop in stops:
+            await stop()
         for plugin in self._vhd_plugins:
             await plugin.stop(1.0)
         self._vhd_plugins.clear()
@@ -326,6 +371,28 @@ def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
         default="process",
         help="run device-plugin containers as processes (default) or in-process (large clusters)",
     )
+    group.add_argument(
+        "--fault",
+        type=_argument(lambda name: fault_catalogue.lookup([name])[0].name),
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="inject a fault from the catalogue (repeatable; `python -m gpuconf.emulator faults` lists them)",
+    )
+    group.add_argument(
+        "--gpu",
+        choices=profiles.GPU_MODES,
+        default="emulated",
+        help="real: GPU nodes get this machine's GPUs (NVML) and an nvml-mode device plugin",
+    )
+    group.add_argument(
+        "--hide-gpu",
+        type=_argument(profiles.parse_hidden_gpu),
+        action="append",
+        default=[],
+        metavar="INDEX|UUID",
+        help="with --gpu real: a GPU the device plugin does not advertise (repeatable)",
+    )
 
 
 def options_from_args(args: argparse.Namespace) -> ClusterOptions | None:
@@ -333,10 +400,19 @@ def options_from_args(args: argparse.Namespace) -> ClusterOptions | None:
     if args.pool:
         pools = list(args.pool)
     elif args.nodes == 0:
+        if args.fault:
+            raise ValueError("--fault needs a cluster: use --nodes 1 or more (or --pool)")
         return None
     else:
         pools = [profiles.PoolSpec(profiles.DEFAULT_POOL, args.vm_size, args.nodes)]
-    return ClusterOptions(pools=pools, node_image=args.node_image, plugin_runtime=args.plugin_runtime)
+    return ClusterOptions(
+        pools=pools,
+        node_image=args.node_image,
+        plugin_runtime=args.plugin_runtime,
+        faults=tuple(args.fault),
+        gpu=args.gpu,
+        hide_gpus=tuple(args.hide_gpu),
+    )
 
 
 def configure_server(server: Any, args: argparse.Namespace) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 from gpuconf.emulator import profiles
 from gpuconf.emulator.controllers.events import KUBELET, EventRecorder
 from gpuconf.emulator.controllers.podutil import is_terminal
+from gpuconf.emulator.faults.runtime import RuntimeFaults
 from gpuconf.emulator.interface import ApiError, ClusterAPI
 from gpuconf.emulator.kubelet.devicemanager import DeviceManager
 from gpuconf.emulator.kubelet.node import HeartbeatTiming, NodeAgent
@@ -34,6 +35,7 @@ class KubeletOptions:
     heartbeat: HeartbeatTiming = field(default_factory=HeartbeatTiming)
     backoff: BackoffTiming = field(default_factory=BackoffTiming)
     plugin_runtime: str = "process"  # "process" (fidelity) or "inprocess" (1,000-node scale)
+    faults: RuntimeFaults = field(default_factory=RuntimeFaults)  # injected by gpuconf.emulator.faults
 
 
 class Kubelet:
@@ -155,7 +157,7 @@ class Kubelet:
             health_file=self.gpu_health_file,
             extra_env={"HOSTNAME": worker.name, "KUBERNETES_NODE_NAME": self.name},
         )
-        program = images.build_program(kind, ctx)
+        program = self.options.faults.build_program(kind, ctx)
         log_path = self.logs.new_attempt(worker.namespace, worker.name, worker.uid, container["name"])
         if program.kind == images.DEVICE_PLUGIN and self.options.plugin_runtime == "inprocess":
             if self.inprocess_plugin is None:

@@ -201,6 +201,9 @@ class PodWorker:
             started = time.monotonic()
             try:
                 kind = images.resolve(image)
+                refused = self.kubelet.options.faults.pull_error(kind, image)
+                if refused is not None:
+                    raise refused
             except images.ImagePullError as err:
                 attempt += 1
                 self.event("Warning", "Failed", f'Failed to pull image "{image}": {err}', record.name)
@@ -218,6 +221,9 @@ class PodWorker:
                 self.write_status()
                 await self._sleep(delay)
                 continue
+            await self._sleep(self.kubelet.options.faults.pull_delay(kind))
+            if self.stopping.is_set():
+                return None
             took = go_duration(time.monotonic() - started)
             self.kubelet.pulled_images.add(image)
             size = images.IMAGE_SIZES[kind]
