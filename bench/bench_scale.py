@@ -20,9 +20,6 @@ from pathlib import Path
 
 import yaml
 
-# Run from a checkout without installing: grpc resolves gpuconf/deviceplugin/api.proto along sys.path.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from gpuconf.emulator import profiles
 from gpuconf.emulator.cluster import ClusterOptions, EmulatedCluster
 from gpuconf.emulator.kubelet.node import HeartbeatTiming

@@ -18,6 +18,9 @@ Flipping a device's health while it runs (for tests and fault injection), either
 Every change sends the full device list on each open ListAndWatch stream; kubelet then drops the
 Unhealthy device from allocatable (capacity stays).
 
+In nvml mode, GPUCONF_NVML_HIDE=<index|uuid>[,...] leaves those GPUs out (installed but not
+advertised: the emulator's `--hide-gpu` fault on real hardware).
+
 Allocate answers like NVIDIA's default strategy (NVIDIA_VISIBLE_DEVICES=<ids>) and adds what a
 workload needs to report the GPU it got: GPUCONF_GPU_COUNT, and GPUCONF_GPU_{PRODUCT,
 COMPUTE_CAPABILITY, MEMORY_GIB, MEMORY_CLOCK_GHZ, PCI_BUS_ID, UUID, EMULATED} for the first device,

@@ -18,6 +18,7 @@ from gpuconf.deviceplugin.config import (
     ConfigError,
     PluginConfig,
     env_setting,
+    hidden_gpus,
 )
 from gpuconf.deviceplugin.plugin import DevicePlugin, discover
 
@@ -60,6 +61,7 @@ def config_from(args: argparse.Namespace, env: dict[str, str]) -> PluginConfig:
         compute_capability=env_setting(env, "COMPUTE_CAPABILITY"),
         memory_gib=memory_gib,
         health_file=args.health_file or args.socket_dir / HEALTH_FILE_NAME,
+        nvml_hide=hidden_gpus(env),
     )
 
 

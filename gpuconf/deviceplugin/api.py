@@ -23,22 +23,22 @@ DEFAULT_SOCKET_DIR = "/var/lib/kubelet/device-plugins"
 HEALTHY = "Healthy"
 UNHEALTHY = "Unhealthy"
 
-# grpc resolves this against sys.path like an import (pyproject ships **/*.proto as package data).
+# grpc resolves this like an import, along sys.path (pyproject ships **/*.proto as package data).
 PROTO = "gpuconf/deviceplugin/api.proto"
-# The directory holding the gpuconf package. It is on sys.path for a wheel or a checkout, but not
-# for an editable install whose import hook finds gpuconf without a sys.path entry.
+# The directory holding *this* gpuconf package: the checkout root, or site-packages for a wheel.
+# An editable install finds gpuconf through an import hook, with no sys.path entry for it.
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
 
 def _generate() -> tuple[Any, Any]:
-    missing = _PACKAGE_ROOT not in sys.path
-    if missing:
-        sys.path.append(_PACKAGE_ROOT)  # appended, so it can never shadow another module
+    # First on sys.path while generating, so the .proto next to this file is the one compiled even
+    # when another gpuconf (an older checkout, a wheel) is also on sys.path; removed right after, so
+    # nothing else is ever imported from there because of us.
+    sys.path.insert(0, _PACKAGE_ROOT)
     try:
         return grpc.protos_and_services(PROTO)
     finally:
-        if missing:
-            sys.path.remove(_PACKAGE_ROOT)
+        sys.path.remove(_PACKAGE_ROOT)
 
 
 pb2, pb2_grpc = _generate()

@@ -39,6 +39,7 @@ class PluginConfig:
     memory_gib: float | None = None  # fake mode: overrides the product table
     health_file: Path | None = None  # JSON control file, see gpuconf.deviceplugin
     nvml_health_interval_s: float = 5.0
+    nvml_hide: tuple[str, ...] = ()  # nvml mode: GPU indexes or UUIDs not to advertise
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("gpuconf.deviceplugin"))
 
     def __post_init__(self) -> None:
@@ -85,6 +86,15 @@ class PluginConfig:
             memory_gib=self.memory_gib or (known.memory_gib if known else 16.0),
             memory_clock_ghz=known.memory_clock_ghz if known else 1.0,
         )
+
+
+def hidden_gpus(env: Mapping[str, str]) -> tuple[str, ...]:
+    """GPUCONF_NVML_HIDE: comma-separated NVML indexes or UUIDs the nvml mode must not advertise."""
+    items = tuple(i.strip() for i in env.get("GPUCONF_NVML_HIDE", "").split(",") if i.strip())
+    for item in items:
+        if not (item.isdigit() or re.fullmatch(r"GPU-[0-9a-fA-F-]+", item)):
+            raise ConfigError(f"GPUCONF_NVML_HIDE: expected GPU indexes or UUIDs (GPU-...), not {item!r}")
+    return items
 
 
 def env_setting(env: Mapping[str, str], name: str) -> str | None:

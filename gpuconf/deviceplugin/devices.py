@@ -69,11 +69,15 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def nvml_devices(nvml: ModuleType) -> list[GpuDevice]:
-    """The real GPUs NVML sees (nvml must already be initialised)."""
+def nvml_devices(nvml: ModuleType, hidden: tuple[str, ...] = ()) -> list[GpuDevice]:
+    """The real GPUs NVML sees (nvml must already be initialised), less the `hidden` ones (NVML
+    indexes or UUIDs): a GPU that is installed but not advertised, as when it is masked from the
+    plugin. The others keep their NVML index."""
     devices = []
     for index in range(nvml.nvmlDeviceGetCount()):
         handle = nvml.nvmlDeviceGetHandleByIndex(index)
+        if str(index) in hidden or _text(nvml.nvmlDeviceGetUUID(handle)) in hidden:
+            continue
         major, minor = nvml.nvmlDeviceGetCudaComputeCapability(handle)
         memory_mhz = nvml.nvmlDeviceGetMaxClockInfo(handle, nvml.NVML_CLOCK_MEM)
         devices.append(

@@ -45,7 +45,7 @@ def load_nvml() -> ModuleType:
 
 def discover(config: PluginConfig, nvml: ModuleType | None = None) -> list[GpuDevice]:
     if config.mode == "nvml":
-        return nvml_devices(nvml or load_nvml())
+        return nvml_devices(nvml or load_nvml(), config.nvml_hide)
     if config.devices == 0:
         return []
     return fake_devices(config.devices, config.fake_product(), seed=str(config.socket_dir.resolve()))

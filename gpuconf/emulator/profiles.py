@@ -8,8 +8,10 @@ article's `kubectl describe node` output so the emulator reproduces that page ex
 
 from __future__ import annotations
 
+import importlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from types import ModuleType
 
 from gpuconf.checks import vmsizes
 from gpuconf.deviceplugin import products
@@ -27,6 +29,10 @@ class GpuModel:
     product: str
     compute_capability: str
     memory_gib: float
+    # True on a `--gpu real` node: its device plugin reads NVML instead of making GPUs up.
+    real: bool = False
+    # NVML indexes or UUIDs the real node's plugin must not advertise (the hide-gpu fault).
+    hidden: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -174,3 +180,91 @@ def parse_pool(text: str) -> PoolSpec:
 def node_names(pool: PoolSpec, cluster_seed: int = 28993262) -> list[str]:
     """AKS VMSS-less names as in the article: aks-<pool>-<8 digits>-<index>."""
     return [f"aks-{pool.name}-{cluster_seed:08d}-{i}" for i in range(pool.count)]
+
+
+# ----- real GPUs (`serve --gpu real`) ----------------------------------------------------------------
+GPU_MODES = ("emulated", "real")
+# Labels/annotation a `--gpu real` node carries, for the suite's JUnit properties. The product label
+# uses GPU Feature Discovery's name and spelling (spaces become dashes: label values allow none).
+LABEL_GPU_PRODUCT = "nvidia.com/gpu.product"
+LABEL_GPU_SOURCE = "gpuconf.io/gpu-source"  # "real": NVML's GPUs; absent on emulated nodes
+LABEL_DRIVER_VERSION = "gpuconf.io/driver-version"
+LABEL_CUDA_VERSION = "gpuconf.io/cuda-version"
+ANNOTATION_GPU_UUIDS = "gpuconf.io/gpu-uuids"
+
+
+@dataclass(frozen=True)
+class RealGpus:
+    """What NVML reports about this machine's GPUs (the first GPU's model stands for all of them)."""
+
+    product: str
+    compute_capability: str
+    memory_gib: float
+    uuids: tuple[str, ...]
+    driver_version: str
+    cuda_version: str  # the driver's CUDA version, "12.4"
+
+    @property
+    def count(self) -> int:
+        return len(self.uuids)
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def detect_real_gpus(nvml: ModuleType | None = None) -> RealGpus | None:
+    """The machine's NVIDIA GPUs through NVML (nvidia-ml-py); None without the package, the driver, or
+    a GPU. `nvml` replaces the pynvml module (tests pass a double)."""
+    try:
+        nvml = nvml or importlib.import_module("pynvml")
+        nvml.nvmlInit()
+    except Exception:  # no nvidia-ml-py, no libnvidia-ml.so, or the driver refused: no real GPUs
+        return None
+    try:
+        count = nvml.nvmlDeviceGetCount()
+        if count == 0:
+            return None
+        handles = [nvml.nvmlDeviceGetHandleByIndex(i) for i in range(count)]
+        major, minor = nvml.nvmlDeviceGetCudaComputeCapability(handles[0])
+        cuda = int(nvml.nvmlSystemGetCudaDriverVersion())  # e.g. 12040 for CUDA 12.4
+        return RealGpus(
+            product=_text(nvml.nvmlDeviceGetName(handles[0])),
+            compute_capability=f"{major}.{minor}",
+            memory_gib=nvml.nvmlDeviceGetMemoryInfo(handles[0]).total / 2**30,
+            uuids=tuple(_text(nvml.nvmlDeviceGetUUID(h)) for h in handles),
+            driver_version=_text(nvml.nvmlSystemGetDriverVersion()),
+            cuda_version=f"{cuda // 1000}.{cuda % 1000 // 10}",
+        )
+    finally:
+        nvml.nvmlShutdown()
+
+
+def with_real_gpus(size: VmSize, gpus: RealGpus, hidden: tuple[str, ...] = ()) -> VmSize:
+    """The VM size with this machine's GPUs in place of the profile's.
+
+    The size keeps its Azure name (so instance-type labels and the VM-size checks stay meaningful:
+    pick `--vm-size` matching the real GPU for a consistent picture); the real model and driver show
+    in the labels of `real_gpu_labels`. GPU count = NVML's count; `hidden` GPUs stay installed but
+    unadvertised."""
+    model = GpuModel(gpus.product, gpus.compute_capability, round(gpus.memory_gib, 2), True, hidden)
+    return replace(size, gpu=model, gpu_count=gpus.count)
+
+
+def real_gpu_labels(gpus: RealGpus) -> tuple[dict[str, str], dict[str, str]]:
+    """(labels, annotations) a real-GPU node carries: model, driver and CUDA versions, GPU UUIDs."""
+    labels = {
+        LABEL_GPU_SOURCE: "real",
+        LABEL_GPU_PRODUCT: re.sub(r"[^A-Za-z0-9._-]", "-", gpus.product)[:63].strip("-._"),
+        LABEL_DRIVER_VERSION: gpus.driver_version,
+        LABEL_CUDA_VERSION: gpus.cuda_version,
+    }
+    return labels, {ANNOTATION_GPU_UUIDS: ",".join(gpus.uuids)}
+
+
+def parse_hidden_gpu(text: str) -> str:
+    """`--hide-gpu` value: an NVML index (0, 1, ...) or a GPU UUID (GPU-...); ValueError otherwise."""
+    value = text.strip()
+    if not (value.isdigit() or re.fullmatch(r"GPU-[0-9a-fA-F-]+", value)):
+        raise ValueError(f"--hide-gpu {text!r}: expected a GPU index (0, 1, ...) or UUID (GPU-...)")
+    return value

@@ -69,7 +69,13 @@ def real_gpus(torch: ModuleType) -> list[GpuInfo]:
             f":{getattr(props, 'pci_device_id', 0):02x}.0",
         )
         if nvml is not None:
-            handle = nvml.nvmlDeviceGetHandleByIndex(i)
+            # CUDA numbers only the visible GPUs, NVML all of them: match by UUID when torch has it.
+            cuda_uuid = getattr(props, "uuid", None)
+            handle = (
+                nvml.nvmlDeviceGetHandleByUUID(f"GPU-{cuda_uuid}")
+                if cuda_uuid is not None
+                else nvml.nvmlDeviceGetHandleByIndex(i)
+            )
             clock_ghz = nvml.nvmlDeviceGetMaxClockInfo(handle, nvml.NVML_CLOCK_MEM) / 1000.0
             bus = nvml.nvmlDeviceGetPciInfo(handle).busId
             pci = bus.decode() if isinstance(bus, bytes) else str(bus)

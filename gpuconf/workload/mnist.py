@@ -58,7 +58,11 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
 
 
 def _torch_if_useful(device: str, env: Mapping[str, str]) -> ModuleType | None:
-    """torch, but only where a real GPU may exist: importing it costs seconds on every CPU-only run."""
+    """torch, but only where a real GPU may exist: importing it costs seconds on every CPU-only run.
+    CUDA_VISIBLE_DEVICES set to "" (or -1) hides every GPU from CUDA, so torch would find none: the
+    emulated cluster sets it so for pods given no real GPU, and tests use it to mean "no real GPU"."""
+    if env.get("CUDA_VISIBLE_DEVICES", "unset").strip() in ("", "-1"):
+        return None
     maybe_gpu = device == "cuda" or env.get("NVIDIA_VISIBLE_DEVICES") or os.path.exists("/dev/nvidiactl")
     if not maybe_gpu or importlib.util.find_spec("torch") is None:
         return None

@@ -3,6 +3,7 @@ discovery, and the fault hooks the emulated cluster uses."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -39,9 +40,15 @@ K80_ENV = {
 }
 
 
+# What a container given no real GPU sees (the emulated cluster sets it so): CUDA finds no device
+# even on a GPU machine with PyTorch, so these tests mean the same there as here.
+NO_REAL_GPU = {"CUDA_VISIBLE_DEVICES": ""}
+TORCH_DOUBLE = Path(__file__).resolve().parent / "torch_double"
+
+
 def run(*argv: str, env: dict[str, str] | None = None) -> list[str]:
     lines: list[str] = []
-    assert mnist.run(list(argv), env or {}, lines.append) == 0
+    assert mnist.run(list(argv), {**NO_REAL_GPU, **(env or {})}, lines.append) == 0
     return lines
 
 
@@ -137,7 +144,7 @@ def test_fault_exit_nonzero_crashes_with_a_cuda_error_after_discovery() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "gpuconf.workload.mnist", "--max_steps", "100"],
         cwd=ROOT,
-        env={"PATH": "/usr/bin:/bin", **K80_ENV, "GPUCONF_FAULT": "exit-nonzero"},
+        env={"PATH": "/usr/bin:/bin", **NO_REAL_GPU, **K80_ENV, "GPUCONF_FAULT": "exit-nonzero"},
         capture_output=True,
         text=True,
         timeout=RUN_TIMEOUT_S,
@@ -162,7 +169,7 @@ def test_bad_input_gets_one_clear_error(
     done = subprocess.run(
         [sys.executable, "-m", "gpuconf.workload.mnist", *argv],
         cwd=ROOT,
-        env={"PATH": "/usr/bin:/bin", **env},
+        env={"PATH": "/usr/bin:/bin", **NO_REAL_GPU, **env},
         capture_output=True,
         text=True,
         timeout=RUN_TIMEOUT_S,
@@ -170,3 +177,48 @@ def test_bad_input_gets_one_clear_error(
     assert done.returncode == code, done.stderr
     assert message in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def workload_with_torch(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The workload on a machine that looks like it has PyTorch and a GPU (the torch double)."""
+    return subprocess.run(
+        [sys.executable, "-m", "gpuconf.workload.mnist", "--max_steps", "10"],
+        cwd=ROOT,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": str(TORCH_DOUBLE),
+            **env,
+            "GPUCONF_FAULT": "exit-nonzero",
+        },
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+    )
+
+
+def test_with_pytorch_and_a_gpu_the_real_gpu_is_announced() -> None:
+    # Proves the double works: without CUDA_VISIBLE_DEVICES the workload takes the "real" GPU.
+    done = workload_with_torch(K80_ENV)
+    assert "name: NVIDIA H200 major: 9 minor: 0" in done.stdout
+    assert "Tesla K80" not in done.stdout
+
+
+def test_cuda_visible_devices_empty_means_no_real_gpu_even_with_pytorch() -> None:
+    done = workload_with_torch({**K80_ENV, **NO_REAL_GPU})
+    assert "name: Tesla K80 major: 3 minor: 7" in done.stdout
+    assert "NVIDIA H200" not in done.stdout
+
+
+@pytest.mark.slow
+def test_the_no_gpu_tests_pass_on_a_machine_with_pytorch_and_a_gpu() -> None:
+    """Every test here and in tests/deviceplugin, rerun as if PyTorch with CUDA were installed."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not slow"]
+        + ["tests/workload", "tests/deviceplugin", "-k", "not with_pytorch_and_a_gpu"],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(TORCH_DOUBLE)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:]

@@ -45,7 +45,9 @@ def test_workload_announces_the_gpu_the_plugin_allocated() -> None:
     finally:
         shutil.rmtree(socket_dir, ignore_errors=True)
     lines: list[str] = []
-    assert mnist.run(["--max_steps", "20"], envs, lines.append) == 0
+    # CUDA_VISIBLE_DEVICES="": what the emulated cluster gives a pod with no real GPU (see
+    # gpuconf.emulator.runtime.images), so a GPU machine with PyTorch announces the emulated T4 too.
+    assert mnist.run(["--max_steps", "20"], {**envs, "CUDA_VISIBLE_DEVICES": ""}, lines.append) == 0
     creating = [line for line in lines if "Creating TensorFlow device" in line]
     assert len(creating) == 1
     assert creating[0].endswith(

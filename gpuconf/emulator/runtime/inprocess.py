@@ -22,7 +22,7 @@ def _flag(argv: list[str], name: str) -> str:
 
 async def run_inprocess_plugin(program: Program, stop: asyncio.Event, log_path: Path) -> int:
     """Run the plugin described by `program` until `stop` is set; its log lines go to log_path."""
-    from gpuconf.deviceplugin.config import PluginConfig
+    from gpuconf.deviceplugin.config import PluginConfig, hidden_gpus
     from gpuconf.deviceplugin.plugin import run_plugin
 
     # One logger per node, writing to that container's log file (what `kubectl logs` shows).
@@ -41,6 +41,7 @@ async def run_inprocess_plugin(program: Program, stop: asyncio.Event, log_path: 
             health_file=Path(_flag(program.argv, "--health-file"))
             if "--health-file" in program.argv
             else None,
+            nvml_hide=hidden_gpus(program.env),
             logger=logger,
         )
         await run_plugin(config, stop)

@@ -19,8 +19,6 @@ from pathlib import Path
 from typing import Any
 
 _live_groups: set[int] = set()
-# The directory holding the gpuconf package (a checkout's root, or site-packages for a wheel).
-_PACKAGE_ROOT = str(Path(__file__).resolve().parents[3])
 
 
 def _kill_all_groups() -> None:
@@ -113,11 +111,9 @@ async def start_process(argv: list[str], env: dict[str, str], log_path: Path, cw
     """Start argv in a new session with stdout+stderr appended to log_path."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     cwd.mkdir(parents=True, exist_ok=True)
-    # Keep PATH and the interpreter's environment, and put gpuconf's own root first on the path: the
-    # container's working directory is under the node root, yet its program must import gpuconf
-    # (and resolve gpuconf/deviceplugin/api.proto, which grpc looks up along sys.path).
-    python_path = os.pathsep.join(p for p in (_PACKAGE_ROOT, os.environ.get("PYTHONPATH", "")) if p)
-    full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1", "PYTHONPATH": python_path}
+    # Keep PATH and the interpreter's environment: the program imports the installed gpuconf (its
+    # api.proto is found next to gpuconf/deviceplugin/api.py in any working directory).
+    full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
     with log_path.open("ab") as log:
         process = await asyncio.create_subprocess_exec(
             *argv,
