@@ -176,6 +176,7 @@ class ArticleFlow:
         sizes = sorted({node_vm_size(n) or "unknown" for n in gpu_nodes})
         self.facts["vm_sizes"] = sizes
         self.facts["kubelet_version"] = nodes[0]["status"].get("nodeInfo", {}).get("kubeletVersion")
+        self.facts.update(real_gpu_facts(gpu_nodes))
         assert gpu_nodes, (
             f"no GPU node: {len(nodes)} node(s) are Ready but none has a GPU VM size "
             f"({', '.join(sorted({node_vm_size(n) or 'no instance-type label' for n in nodes}))}) "
@@ -559,6 +560,19 @@ class ArticleFlow:
             )
             findings += [f for f in evaluate(facts) if f.article_section == section and f not in findings]
         return findings
+
+
+def real_gpu_facts(gpu_nodes: list[dict[str, Any]]) -> dict[str, str]:
+    """Driver, CUDA and GPU UUIDs of real-GPU nodes (labels the emulator's real-GPU nodes carry)."""
+    facts: dict[str, str] = {}
+    for node in gpu_nodes:
+        labels = node["metadata"].get("labels") or {}
+        annotations = node["metadata"].get("annotations") or {}
+        for key, source in (("driver_version", labels), ("cuda_version", labels), ("gpu_uuids", annotations)):
+            value = source.get(f"gpuconf.io/{key.replace('_', '-')}")
+            if value:
+                facts[key] = ",".join(filter(None, [facts.get(key), value])) if key == "gpu_uuids" else value
+    return facts
 
 
 def _gpu_mismatch(node: dict[str, Any], expected: int) -> str:

@@ -258,6 +258,8 @@ def real_gpu_labels(gpus: RealGpus) -> tuple[dict[str, str], dict[str, str]]:
         LABEL_GPU_PRODUCT: re.sub(r"[^A-Za-z0-9._-]", "-", gpus.product)[:63].strip("-._"),
         LABEL_DRIVER_VERSION: gpus.driver_version,
         LABEL_CUDA_VERSION: gpus.cuda_version,
+        # As NVIDIA's GPU feature discovery labels real nodes: the GPUs installed (hidden ones too).
+        "nvidia.com/gpu.count": str(gpus.count),
     }
     return labels, {ANNOTATION_GPU_UUIDS: ",".join(gpus.uuids)}
 

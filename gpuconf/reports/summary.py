@@ -19,6 +19,7 @@ from gpuconf.reports.runinfo import RunInfo
 from gpuconf.reports.verdicts import StepResult, Verdict, overall_verdict
 
 SCHEMA_VERSION = 1
+REAL_GPU_BANNER = "EMULATED cluster, REAL GPU"
 EMULATED_BANNER = "EMULATED cluster — not real hardware"
 _MAX_EVIDENCE_IN_TABLE = 3
 
@@ -63,7 +64,13 @@ def _cell(text: str) -> str:
 
 def _header(run: RunInfo) -> list[str]:
     lines = [f"# GPU conformance: {ARTICLE_TITLE}", ""]
-    if run.emulated:
+    if run.emulated and run.extra.get("gpu") == "real":
+        lines += [
+            f"> **{REAL_GPU_BANNER}.** The Kubernetes control plane and kubelet are emulated; the GPUs, "
+            "the NVML device plugin and the CUDA workload are real.",
+            "",
+        ]
+    elif run.emulated:
         lines += [
             f"> **{EMULATED_BANNER}.** Results prove the suite and the cluster's behaviour, not a GPU.",
             "",
