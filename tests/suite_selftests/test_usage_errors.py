@@ -1,34 +1,71 @@
-"""Bad option values and a malformed kubeconfig stop the run with one line and exit code 4."""
+"""A bad option value stops the run before any cluster is touched: one `ERROR:` line naming the
+option, exit code 4 (pytest's USAGE_ERROR), no traceback."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from suite_selftest_lib import closed_port, run_suite, write_kubeconfig
+
+# (id, args (TMP is replaced by a scratch dir), words the one ERROR line must contain)
+CASES = [
+    ("unknown-cluster", ["--cluster", "bogus"], ["--cluster", "bogus"]),
+    ("unknown-vm-size", ["--vm-size", "Standard_Bogus"], ["--vm-size", "Standard_Bogus"]),
+    ("gpu-count-over-vm-size", ["--gpu-count", "99", "--vm-size", "Standard_NC6"], ["--gpu-count", "99"]),
+    (
+        "gpu-count-over-nc6",
+        ["--gpu-count", "2", "--vm-size", "Standard_NC6"],
+        ["--gpu-count", "Standard_NC6"],
+    ),
+    ("negative-timeout-factor", ["--timeout-factor", "-1"], ["--timeout-factor", "-1"]),
+    ("unknown-drift", ["--drift", "maybe"], ["--drift", "maybe"]),
+    ("unknown-install-path", ["--install-path", "x"], ["--install-path", "'x'"]),
+    ("kubeconfig-without-path", ["--cluster", "kubeconfig"], ["--cluster kubeconfig needs --kubeconfig"]),
+    (
+        "malformed-kubeconfig",
+        ["--cluster", "kubeconfig", "--kubeconfig=TMP/malformed.yaml"],
+        ["kubeconfig", "malformed.yaml", "not valid YAML"],
+    ),
+    (
+        "missing-kubeconfig",
+        ["--cluster", "kubeconfig", "--kubeconfig=TMP/absent.yaml"],
+        ["kubeconfig", "absent.yaml", "does not exist"],
+    ),
+    ("max-steps-too-few", ["--max-steps", "5"], ["--max-steps", "5"]),
+    (
+        "fault-on-kubeconfig-backend",
+        ["--emulator-fault", "X", "--cluster", "kubeconfig", "--kubeconfig=TMP/valid.yaml"],
+        ["--emulator-fault", "--cluster emulated"],
+    ),
+]
 
 
-@pytest.mark.parametrize(
-    ("args", "named"),
-    [
-        (["--cluster", "bogus"], "--cluster"),
-        (["--timeout-factor", "fast"], "--timeout-factor"),
-        (["--drift", "maybe"], "--drift"),
-        (["--max-steps", "-5"], "--max-steps"),
-    ],
-    ids=["unknown backend", "non-numeric timeout factor", "unknown drift mode", "negative max steps"],
-)
-def test_bad_option_is_one_line_and_exit_code_4(run_suites, args: list[str], named: str) -> None:
-    result = run_suites(*args)
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    errors = [line for line in result.stderr.lines if line.startswith("ERROR:")]
-    assert len(errors) == 1 and named in errors[0], result.stderr.str()
-    assert "Traceback" not in result.stderr.str()
+@pytest.mark.parametrize(("args", "named"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_option_is_one_error_line_and_exit_code_4(
+    args: list[str], named: list[str], tmp_path: Path
+) -> None:
+    (tmp_path / "malformed.yaml").write_text("clusters: [this is: not valid\n")
+    write_kubeconfig(tmp_path / "valid.yaml", f"http://127.0.0.1:{closed_port()}")
+    args = [a.replace("TMP", str(tmp_path)) for a in args]
+    run = run_suite(*args, reports=tmp_path / "reports")
+    assert run.ret == 4, run.describe()
+    errors = [line for line in run.output.splitlines() if line.startswith("ERROR:")]
+    assert len(errors) == 1, run.describe()
+    for word in named:
+        assert word in errors[0], (word, errors[0])
+    assert "Traceback" not in run.output
+    assert "test session starts" not in run.stdout  # stopped before any collection or cluster
+    assert not (tmp_path / "reports" / "junit.xml").exists()
 
 
-def test_malformed_kubeconfig_is_a_usage_error(run_suites, tmp_path: Path) -> None:
-    broken = tmp_path / "kubeconfig"
-    broken.write_text("clusters: [this is: not valid\n")
-    result = run_suites("--cluster", "kubeconfig", "--kubeconfig", str(broken))
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    errors = [line for line in result.stderr.lines if line.startswith("ERROR:")]
-    assert len(errors) == 1 and "kubeconfig" in errors[0], result.stderr.str()
+def test_unwritable_reports_dir_is_one_error_line_and_exit_code_4(tmp_path: Path) -> None:
+    a_file = tmp_path / "a-regular-file"
+    a_file.write_text("")
+    run = run_suite(reports=a_file / "reports")
+    assert run.ret == 4, run.describe()
+    errors = [line for line in run.output.splitlines() if line.startswith("ERROR:")]
+    assert len(errors) == 1, run.describe()
+    assert "reports director" in errors[0] and str(a_file / "reports") in errors[0], errors[0]
+    assert "Not a directory" in errors[0]
+    assert "Traceback" not in run.output
