@@ -56,6 +56,44 @@ async def wait_for(
         subscription.close()
 
 
+async def wait_for_version(
+    api: ClusterAPI,
+    resource: str,
+    predicate: Callable[[Obj], Any],
+    *,
+    since: int,
+    timeout: float,
+    describe: str,
+    namespace: str | None = None,
+) -> Obj:
+    """Wait for a change after resourceVersion `since` whose object satisfies predicate; return it.
+
+    wait_for re-lists and so sees only the latest state; this sees every version in order, so a
+    state that lasts a few milliseconds (a node advertising no GPU while its plugin restarts) is
+    not missed. The returned object's resourceVersion is the `since` for the next step.
+    """
+    subscription = api.subscribe(resource, namespace=namespace, since=since)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    seen = 0
+    try:
+        while True:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise TimeoutError
+            event = await asyncio.wait_for(anext(subscription), timeout=remaining)
+            seen += 1
+            if predicate(event["object"]):
+                return dict(event["object"])
+    except (TimeoutError, StopAsyncIteration):
+        raise AssertionError(
+            f"timed out after {timeout}s waiting for {describe} ({seen} {resource} changes since "
+            f"resourceVersion {since}, none matched)"
+        ) from None
+    finally:
+        subscription.close()
+
+
 def named(name: str) -> Callable[[list[Obj]], Obj | None]:
     return lambda items: next((i for i in items if i["metadata"]["name"] == name), None)
 

@@ -9,10 +9,16 @@ from pathlib import Path
 import pytest
 
 from gpuconf.emulator import profiles
-from gpuconf.emulator.cluster import ClusterOptions, fast_test_options, running_cluster
+from gpuconf.emulator.cluster import ClusterOptions, ClusterThread, fast_test_options, running_cluster
 from gpuconf.emulator.runtime.process import live_process_groups
-from tests.emulator_cluster.clusterkit import DAEMONSET_MANIFEST, STATE_TIMEOUT_S, install_device_plugin
+from tests.emulator_cluster.clusterkit import (
+    DAEMONSET_MANIFEST,
+    STATE_TIMEOUT_S,
+    gpu_pod_manifest,
+    install_device_plugin,
+)
 from tests.emulator_cluster.kubectl import Kubectl
+from tests.emulator_cluster.storewait import POD_START_S, wait_for_version
 
 
 def test_mixed_pools_advertise_each_sizes_gpu_count_and_relabelling_changes_no_hardware() -> None:
@@ -165,6 +171,74 @@ def test_inprocess_plugin_runtime_serves_every_node_from_one_process() -> None:
         assert not live_process_groups(), "in-process plugins start no processes"
         logs = kubectl.out("logs", "-n", "gpu-resources", "-l", "name=nvidia-device-plugin-ds")
         assert logs.count("registered with kubelet as nvidia.com/gpu (4 devices)") == 3, logs
+
+
+# From the plugin pod's deletion to the node advertising its GPUs again: the kubelet's confirmation,
+# the DaemonSet's replacement, scheduling and the new plugin's registration (well under 1 s here).
+PLUGIN_RESTART_S = 15.0
+PLUGIN_NAMESPACE = "gpu-resources"
+PAUSE_IMAGE = "registry.k8s.io/pause:3.10"  # holds GPUs without doing work
+GPU = profiles.GPU_RESOURCE
+
+
+def _gpus(node: dict) -> tuple[str | None, str | None]:
+    status = node.get("status") or {}
+    return (status.get("capacity") or {}).get(GPU), (status.get("allocatable") or {}).get(GPU)
+
+
+def _restart_plugin(cluster: ClusterThread, node: str, gpus: str) -> None:
+    """Delete the node's plugin pod gracefully (as `kubectl delete` does); wait, by watch, for the node
+    to stop offering its GPUs and then to advertise all `gpus` again, in capacity and allocatable."""
+    api = cluster.cluster.api
+    assert api is not None
+
+    async def scenario() -> None:
+        pods, since = api.list("pods", namespace=PLUGIN_NAMESPACE)
+        (old,) = [p for p in pods if p["spec"].get("nodeName") == node]
+        api.delete("pods", old["metadata"]["name"], namespace=PLUGIN_NAMESPACE)
+        gone = await wait_for_version(
+            api,
+            "nodes",
+            lambda n: n["metadata"]["name"] == node and _gpus(n)[1] != gpus,
+            since=since,
+            timeout=PLUGIN_RESTART_S,
+            describe=f"{node} to stop offering its GPUs once its device plugin stops",
+        )
+        await wait_for_version(
+            api,
+            "nodes",
+            lambda n: n["metadata"]["name"] == node and _gpus(n) == (gpus, gpus),
+            since=int(gone["metadata"]["resourceVersion"]),
+            timeout=PLUGIN_RESTART_S,
+            describe=f"{node} to advertise {gpus} {GPU} again after the plugin restart",
+        )
+        pods, _ = api.list("pods", namespace=PLUGIN_NAMESPACE)
+        (new,) = [p for p in pods if p["spec"].get("nodeName") == node]
+        assert new["metadata"]["uid"] != old["metadata"]["uid"] and new["status"]["phase"] == "Running"
+
+    cluster.run(scenario, timeout=2 * PLUGIN_RESTART_S + 5)
+
+
+@pytest.mark.parametrize("runtime", ["inprocess", "process"])
+def test_capacity_comes_back_after_the_plugin_pod_is_replaced(runtime: str) -> None:
+    size = "Standard_NC12"
+    gpus = str(profiles.vm_size(size).gpu_count)
+    with running_cluster(vm_size=size, options=fast_test_options(plugin_runtime=runtime)) as cluster:
+        kubectl = Kubectl(cluster.kubeconfig)
+        install_device_plugin(kubectl)
+        node = cluster.node_names[0]
+        kubectl.wait(
+            f"node/{node}",
+            f"jsonpath={{.status.allocatable.nvidia\\.com/gpu}}={gpus}",
+            timeout_s=STATE_TIMEOUT_S,
+        )
+        for _ in range(2):  # the second restart starts from what the first one left behind
+            _restart_plugin(cluster, node, gpus)
+        # Admission calls Allocate on the plugin the kubelet now knows: the replacement's endpoint.
+        kubectl.apply(
+            gpu_pod_manifest("holder", image=PAUSE_IMAGE, args=[], restart="Always", gpus=int(gpus))
+        )
+        kubectl.wait("pod/holder", "jsonpath={.status.phase}=Running", timeout_s=POD_START_S)
 
 
 def test_daemonset_pods_count_as_available_only_after_min_ready_seconds(kubectl: Kubectl) -> None:

@@ -222,6 +222,62 @@ def test_daemonset_skips_nodes_with_untolerated_noschedule_taint() -> None:
     run(scenario, node(0), node(1, taints=[{"key": "sku", "value": "gpu", "effect": "NoSchedule"}]))
 
 
+def test_deleted_daemon_pod_is_replaced_only_once_it_is_gone() -> None:
+    # As Kubernetes' controller without maxSurge: a Terminating pod still occupies its node, so the
+    # replacement's device plugin never runs next to the old one still stopping on the same socket.
+    def on(node_index: int) -> Callable[[list[Obj]], list[Obj]]:
+        # By the node a daemon pod is pinned to, so a replacement counts before the scheduler binds it.
+        name = f"aks-nodepool1-28993262-{node_index}"
+
+        def pinned(pod: Obj) -> bool:
+            terms = pod["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+            fields = terms["nodeSelectorTerms"][0]["matchFields"]
+            return any(f["key"] == "metadata.name" and name in f["values"] for f in fields)
+
+        return lambda pods: [p for p in pods if pinned(p)]
+
+    async def scenario(store: Store, _m: ControllerManager) -> None:
+        store.create("daemonsets", daemonset(), namespace="default")
+        first = await wait_for(
+            store,
+            "pods",
+            lambda ps: (
+                ps
+                if len(on(0)(ps)) == len(on(1)(ps)) == 1 and all(p["spec"].get("nodeName") for p in ps)
+                else None
+            ),
+            timeout=CONTROLLER_REACTION_S,
+            describe="a daemon pod bound to each node",
+        )
+        stopping, gone = on(0)(first)[0], on(1)(first)[0]
+        # No kubelet here: a graceful delete leaves the bound pod Terminating until confirmed.
+        store.delete("pods", stopping["metadata"]["name"], namespace="default")
+        store.delete("pods", gone["metadata"]["name"], namespace="default", grace_period_seconds=0)
+        # The reconcile that replaces node 1's pod has seen node 0's deletion too (same pod watch,
+        # earlier event), so node 0 is checked only after the controller acted on it.
+        await wait_for(
+            store,
+            "pods",
+            lambda ps: [p for p in on(1)(ps) if p["metadata"]["uid"] != gone["metadata"]["uid"]],
+            timeout=CONTROLLER_REACTION_S,
+            describe="the pod deleted at once replaced on node 1",
+        )
+        pods, _ = store.list("pods", namespace="default")
+        assert [p["metadata"]["uid"] for p in on(0)(pods)] == [stopping["metadata"]["uid"]], on(0)(pods)
+        assert on(0)(pods)[0]["metadata"].get("deletionTimestamp")
+
+        store.delete("pods", stopping["metadata"]["name"], namespace="default", grace_period_seconds=0)
+        await wait_for(
+            store,
+            "pods",
+            lambda ps: [p for p in on(0)(ps) if p["metadata"]["uid"] != stopping["metadata"]["uid"]],
+            timeout=CONTROLLER_REACTION_S,
+            describe="node 0's pod replaced once the kubelet confirmed its deletion",
+        )
+
+    run(scenario, node(0), node(1))
+
+
 def test_job_creates_parallel_pods_with_job_labels() -> None:
     async def scenario(store: Store, _m: ControllerManager) -> None:
         job = {

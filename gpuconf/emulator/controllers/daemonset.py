@@ -6,6 +6,7 @@ DaemonSet pod (not-ready, unreachable, pressure conditions, unschedulable) — w
 article's plugin also lands on cordoned nodes. Pods are pinned to their node with
 `matchFields metadata.name`, and the default scheduler binds them, as since Kubernetes 1.12.
 A pod counts as available once it has been Ready for the DaemonSet's minReadySeconds.
+A deleted pod is replaced once it is gone from the API, not while it is still terminating.
 """
 
 from __future__ import annotations
@@ -19,7 +20,13 @@ from typing import Any
 from gpuconf.emulator.controllers import fit
 from gpuconf.emulator.controllers.events import DAEMONSET_CONTROLLER, EventRecorder
 from gpuconf.emulator.controllers.informer import Informer, KeyQueue, key_of
-from gpuconf.emulator.controllers.podutil import get_condition, is_ready, owned_by, pod_from_template
+from gpuconf.emulator.controllers.podutil import (
+    get_condition,
+    is_ready,
+    is_terminal,
+    owned_by,
+    pod_from_template,
+)
 from gpuconf.emulator.interface import ApiError, ClusterAPI
 
 Obj = dict[str, Any]
@@ -165,7 +172,7 @@ class DaemonSetController:
                 self._delete(ds, pod)
                 requeue_failed = True
             live = [p for p in pods if p not in failed]
-            if not live and not failed:
+            if not live and not failed and not self._still_running_on_node(by_node.get(name, [])):
                 self._create(ds, template, name, revision)
             for extra in live[1:]:
                 self._delete(ds, extra)
@@ -180,6 +187,18 @@ class DaemonSetController:
         self._write_status(ds, by_node, eligible, nodes, revision)
         if requeue_failed:
             self.queue.add(key, delay=FAILED_POD_BACKOFF_S)
+
+    @staticmethod
+    def _still_running_on_node(pods: list[Obj]) -> bool:
+        """Whether a pod being deleted may still run there: the replacement waits until it is gone.
+
+        Kubernetes (without maxSurge, the only mode emulated here) keeps counting such a pod as the
+        node's daemon pod until its kubelet has stopped it and removed it from the API. Replacing it
+        earlier runs two copies side by side; for the device plugin that is two servers on one socket
+        path, and the old one's shutdown removes the socket the new one has just bound (seen with
+        in-process plugins, which start within milliseconds). A terminal pod no longer runs anything,
+        so it does not hold the replacement back, as in pkg/controller/daemon."""
+        return any(p["metadata"].get("deletionTimestamp") and not is_terminal(p) for p in pods)
 
     @staticmethod
     def _pod_node(pod: Obj) -> str:
