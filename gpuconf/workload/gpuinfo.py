@@ -13,6 +13,9 @@ from dataclasses import dataclass, replace
 from types import ModuleType
 
 NO_DEVICES = ("", "none", "void")
+# What every line naming an emulated GPU carries, so no report can pass it off as real hardware
+# (gpuconf.checks.discovery strips it from the name and sets `emulated`).
+EMULATED_MARKER = " (emulated)"
 
 # For the wrong-gpu fault: a plausible other GPU to claim instead of the real one.
 _OTHER_GPU = {"Tesla K80": ("Tesla T4", 7, 5, 15.0)}
@@ -29,6 +32,7 @@ class GpuInfo:
     memory_clock_ghz: float
     pci_bus_id: str
     emulated: bool
+    uuid: str = ""  # "GPU-...", where the source tells it (the fake plugin's envs do)
 
 
 def emulated_gpus(env: Mapping[str, str]) -> list[GpuInfo]:
@@ -52,6 +56,7 @@ def emulated_gpus(env: Mapping[str, str]) -> list[GpuInfo]:
                 memory_clock_ghz=float(env.get(prefix + "MEMORY_CLOCK_GHZ", "1.0") or 1.0),
                 pci_bus_id=env.get(prefix + "PCI_BUS_ID", "0000:00:00.0"),
                 emulated=True,
+                uuid=env.get(prefix + "UUID", ""),
             )
         )
     return gpus
@@ -59,7 +64,7 @@ def emulated_gpus(env: Mapping[str, str]) -> list[GpuInfo]:
 
 def real_gpus(torch: ModuleType) -> list[GpuInfo]:
     """The CUDA devices torch sees, with NVML's memory clock and PCI bus id when available."""
-    nvml = _nvml()
+    nvml = load_nvml()  # None: torch's facts are enough
     gpus = []
     for i in range(torch.cuda.device_count()):
         props = torch.cuda.get_device_properties(i)
@@ -77,8 +82,7 @@ def real_gpus(torch: ModuleType) -> list[GpuInfo]:
                 else nvml.nvmlDeviceGetHandleByIndex(i)
             )
             clock_ghz = nvml.nvmlDeviceGetMaxClockInfo(handle, nvml.NVML_CLOCK_MEM) / 1000.0
-            bus = nvml.nvmlDeviceGetPciInfo(handle).busId
-            pci = bus.decode() if isinstance(bus, bytes) else str(bus)
+            pci = nvml_text(nvml.nvmlDeviceGetPciInfo(handle).busId)
         gpus.append(
             GpuInfo(
                 i, props.name, props.major, props.minor, props.total_memory / 2**30, clock_ghz, pci, False
@@ -87,14 +91,20 @@ def real_gpus(torch: ModuleType) -> list[GpuInfo]:
     return gpus
 
 
-def _nvml() -> ModuleType | None:
+def load_nvml() -> ModuleType | None:
+    """pynvml, initialised; None without nvidia-ml-py or without a driver library to load."""
     try:
-        import pynvml  # type: ignore[import-untyped]
+        import pynvml  # type: ignore[import-untyped,import-not-found]
 
         pynvml.nvmlInit()
-    except Exception:  # no nvidia-ml-py or no driver library: torch's facts are enough
+    except Exception:  # ImportError, or NVMLError when no driver library loads: no NVML either way
         return None
     return pynvml
+
+
+def nvml_text(value: object) -> str:
+    # nvidia-ml-py returns str; older pynvml builds returned bytes.
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def impostor(gpu: GpuInfo) -> GpuInfo:
@@ -111,7 +121,7 @@ def _stamp(source: str) -> str:
 def discovery_lines(gpu: GpuInfo) -> list[str]:
     """TensorFlow 1.x's announcement of a GPU, as in the article's sample log. An emulated GPU says so
     with a trailing "(emulated)" that gpuconf.checks.discovery recognises."""
-    marker = " (emulated)" if gpu.emulated else ""
+    marker = EMULATED_MARKER if gpu.emulated else ""
     free = gpu.memory_gib * 0.99
     return [
         _stamp("gpu_device.cc:1030") + f"Found device {gpu.index} with properties: ",

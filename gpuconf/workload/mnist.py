@@ -20,16 +20,13 @@ Fault hooks for the emulated cluster, through GPUCONF_FAULT:
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
 import os
 import sys
 from collections.abc import Callable, Mapping
-from types import ModuleType
 
 from gpuconf.workload import gpuinfo
+from gpuconf.workload.device import choose_device
 from gpuconf.workload.errors import WorkloadError
-from gpuconf.workload.gpuinfo import GpuInfo
 
 FAULTS = ("cpu-fallback", "wrong-gpu", "flat-accuracy", "stop-early", "exit-nonzero")
 EVAL_EVERY = 10
@@ -55,34 +52,6 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     if args.max_steps < 1:
         parser.error(f"--max_steps must be at least 1, not {args.max_steps}")
     return args, unknown
-
-
-def _torch_if_useful(device: str, env: Mapping[str, str]) -> ModuleType | None:
-    """torch, but only where a real GPU may exist: importing it costs seconds on every CPU-only run.
-    CUDA_VISIBLE_DEVICES set to "" (or -1) hides every GPU from CUDA, so torch would find none: the
-    emulated cluster sets it so for pods given no real GPU, and tests use it to mean "no real GPU"."""
-    if env.get("CUDA_VISIBLE_DEVICES", "unset").strip() in ("", "-1"):
-        return None
-    maybe_gpu = device == "cuda" or env.get("NVIDIA_VISIBLE_DEVICES") or os.path.exists("/dev/nvidiactl")
-    if not maybe_gpu or importlib.util.find_spec("torch") is None:
-        return None
-    torch = importlib.import_module("torch")
-    return torch if torch.cuda.is_available() else None
-
-
-def choose_device(device: str, env: Mapping[str, str]) -> tuple[str, list[GpuInfo], ModuleType | None]:
-    """("cuda" | "emulated" | "cpu", the GPUs to announce, torch when training on CUDA)."""
-    if device == "cpu":
-        return "cpu", [], None
-    torch = _torch_if_useful(device, env)
-    if torch is not None:
-        return "cuda", gpuinfo.real_gpus(torch), torch
-    emulated = gpuinfo.emulated_gpus(env)
-    if emulated:
-        return "emulated", emulated, None
-    if device == "cuda":
-        raise WorkloadError("CUDA_ERROR_NO_DEVICE: no CUDA-capable device is detected")
-    return "cpu", [], None
 
 
 def unused_gpu_note(kind: str, env: Mapping[str, str]) -> str | None:

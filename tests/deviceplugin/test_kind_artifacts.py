@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,3 +61,21 @@ def test_offline_job_mirrors_the_article_with_our_image() -> None:
     assert ours_c["image"] == built_tag("images/workload/Dockerfile")
     assert ours_c["args"] == theirs_c["args"] == ["--max_steps", "500"]
     assert ours_c["resources"]["limits"] == {"nvidia.com/gpu": 1}
+
+
+@pytest.mark.parametrize(
+    ("name", "module", "rest"),
+    [("cuda-vectoradd", "vectoradd", []), ("nvidia-smi", "nvidia_smi", ["-L"])],
+)
+def test_gpu_check_pods_mirror_their_originals_with_our_image(
+    name: str, module: str, rest: list[str]
+) -> None:
+    original, ours = load(f"manifests/workloads/{name}.yaml"), load(f"manifests/kind/{name}.yaml")
+    assert ours["metadata"] == original["metadata"] == {"name": name, "labels": {"app": name}}
+    assert ours["spec"]["restartPolicy"] == original["spec"]["restartPolicy"]
+    theirs_c, ours_c = original["spec"]["containers"][0], ours["spec"]["containers"][0]
+    assert ours_c["image"] == built_tag("images/workload/Dockerfile")
+    assert ours_c["imagePullPolicy"] == "IfNotPresent"
+    assert ours_c["command"] == ["python", "-m", f"gpuconf.workload.{module}", *rest]
+    assert (ROOT / f"gpuconf/workload/{module}.py").is_file()  # the Dockerfile copies gpuconf/workload/
+    assert ours_c["resources"]["limits"] == theirs_c["resources"]["limits"] == {"nvidia.com/gpu": 1}
