@@ -4,7 +4,7 @@
   with `Insufficient nvidia.com/gpu` and runs once the first finishes.
 - Capacity survives a device-plugin restart: delete the plugin pod, the DaemonSet replaces it, the
   plugin re-registers, and capacity and allocatable come back to the VM size's count.
-Both run after the article's clean-up step, so the article's Job no longer holds a GPU.
+Both run after the article's clean-up steps, so no workload of the suite still holds a GPU.
 """
 
 from __future__ import annotations
@@ -12,23 +12,19 @@ from __future__ import annotations
 from typing import Any
 
 from gpuconf import states
-from gpuconf.flow import (
-    GPU,
-    JOB_NAMESPACE,
-    PLUGIN_LABEL,
-    PLUGIN_NAMESPACE,
-    ArticleFlow,
-    StepOutcome,
-    node_name,
-)
+from gpuconf.flow import GPU, JOB_NAMESPACE, PLUGIN_LABEL, PLUGIN_NAMESPACE, ArticleFlow, StepOutcome
 from gpuconf.kube import condition, gpu_quantity
+from gpuconf.nodes import node_name
+from gpuconf.workload_steps import manifest_object, pod_spec, workloads_cleaned_up
+from gpuconf.workloads import MNIST_JOB
 
-HOLDER_STEPS = 20000  # long enough to still hold the GPU while the second pod is scheduled
+# The holder only has to hold the GPU(s) until the waiter is seen Pending, then it is deleted: the
+# pause image does exactly that (no training to wait for) and every Kubernetes node has it.
+HOLDER_IMAGE = "registry.k8s.io/pause:3.10"
 WAITER_STEPS = 50
 
 
-def _gpu_pod(flow: ArticleFlow, name: str, node: str, gpus: int, steps: int) -> dict[str, Any]:
-    image = flow.workload_job()["spec"]["template"]["spec"]["containers"][0]["image"]
+def _gpu_pod(name: str, node: str, gpus: int, image: str, args: list[str]) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -40,7 +36,7 @@ def _gpu_pod(flow: ArticleFlow, name: str, node: str, gpus: int, steps: int) -> 
                 {
                     "name": "workload",
                     "image": image,
-                    "args": ["--max_steps", str(steps)],
+                    "args": args,
                     "resources": {"limits": {GPU: str(gpus)}},
                 }
             ],
@@ -75,23 +71,25 @@ def _insufficient(pods: list[dict[str, Any]]) -> str | None:
 
 
 def gpu_exclusivity(flow: ArticleFlow) -> StepOutcome:
-    flow.require("clean-up-resources")
+    flow.require("confirm-that-gpus-are-schedulable")
+    workloads_cleaned_up(flow)  # the article's workloads must not hold a GPU any more
     node = flow.gpu_nodes()[0]
     name, count = node_name(node), flow.expected_gpus(node)
     holder, waiter = "gpuconf-gpu-holder", "gpuconf-gpu-waiter"
+    waiter_image = pod_spec(manifest_object(flow, MNIST_JOB))["containers"][0]["image"]
     outcome = StepOutcome()
-    flow.kube.create(_gpu_pod(flow, holder, name, count, HOLDER_STEPS))
+    flow.kube.create(_gpu_pod(holder, name, count, HOLDER_IMAGE, []))
     flow.created.append(("Pod", holder, JOB_NAMESPACE))
     running = _pod_wait(
         flow,
         holder,
-        lambda pods: pods and pods[0]["status"].get("phase") in ("Running", "Succeeded"),
+        lambda pods: pods and pods[0]["status"].get("phase") == "Running",
         f"pod {holder} (all {count} GPU(s) of {name}) to run",
         "pod_scheduled",
         states.pod_failure,
     )
     outcome.timeline += running.timeline
-    flow.kube.create(_gpu_pod(flow, waiter, name, 1, WAITER_STEPS))
+    flow.kube.create(_gpu_pod(waiter, name, 1, waiter_image, ["--max_steps", str(WAITER_STEPS)]))
     flow.created.append(("Pod", waiter, JOB_NAMESPACE))
     pending = _pod_wait(
         flow,
@@ -109,21 +107,24 @@ def gpu_exclusivity(flow: ArticleFlow) -> StepOutcome:
     outcome.evidence.append(
         f"{waiter} Pending while {holder} holds {count} GPU(s) on {name}: {pending.value}"
     )
-    for pod in (holder, waiter):
-        done = _pod_wait(
-            flow,
-            pod,
-            lambda pods: pods and pods[0]["status"].get("phase") == "Succeeded",
-            f"pod {pod} to complete",
-            "job_complete",
-            lambda p: states.pod_failure(p) if p["metadata"]["name"] == holder else None,
-        )
-        outcome.timeline += done.timeline
-    outcome.evidence.append(f"{waiter} ran once {holder} finished")
-    for pod in (holder, waiter):
-        flow.kube.delete("Pod", pod, JOB_NAMESPACE)
-        outcome.timeline += flow.wait_gone("Pod", pod, JOB_NAMESPACE)
-        flow.created.remove(("Pod", pod, JOB_NAMESPACE))
+    flow.kube.delete("Pod", holder, JOB_NAMESPACE)
+    outcome.timeline += flow.wait_gone("Pod", holder, JOB_NAMESPACE)
+    flow.created.remove(("Pod", holder, JOB_NAMESPACE))
+    done = _pod_wait(
+        flow,
+        waiter,
+        lambda pods: pods and pods[0]["status"].get("phase") == "Succeeded",
+        f"pod {waiter} to run and complete once {holder} released the GPU(s)",
+        "job_complete",
+        lambda p: states.pod_failure(p) or states.pod_terminal_failure(p),
+    )
+    outcome.timeline += done.timeline
+    outcome.evidence.append(
+        f"{waiter} ran on {done.objects[0]['spec'].get('nodeName')} once {holder} was gone"
+    )
+    flow.kube.delete("Pod", waiter, JOB_NAMESPACE)
+    outcome.timeline += flow.wait_gone("Pod", waiter, JOB_NAMESPACE)
+    flow.created.remove(("Pod", waiter, JOB_NAMESPACE))
     return outcome
 
 

@@ -9,9 +9,6 @@ recorded and removed at the end; a failed removal is a leak and fails the run.
 
 from __future__ import annotations
 
-import importlib
-import sys
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,24 +19,27 @@ from kubernetes.client.exceptions import ApiException
 from gpuconf import states
 from gpuconf.backends.base import ClusterHandle
 from gpuconf.checks.drift import DriftFacts, DriftFinding, evaluate
-from gpuconf.checks.vmsizes import UnknownVmSize, lookup
-from gpuconf.checks.workload import LogAssessment, assess_training_log
 from gpuconf.kube import Kube, condition, gpu_quantity, load_manifest
+from gpuconf.matrix import NodeSlot
+from gpuconf.nodes import (
+    expected_gpu_count,
+    expected_gpu_model,
+    natural_key,
+    node_name,
+    node_vm_size,
+)
 from gpuconf.settings import SuiteSettings
+from gpuconf.taints import untolerated_taint
 from gpuconf.timeouts import Timeouts
-from gpuconf.waits import Progress, WaitResult, wait_for
+from gpuconf.waits import Progress, WaitResult, WaitTimeout, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFESTS = ROOT / "manifests"
 ARTICLE_PLUGIN_MANIFEST = MANIFESTS / "article" / "nvidia-device-plugin-ds.yaml"
-ARTICLE_JOB_MANIFEST = MANIFESTS / "article" / "samples-tf-mnist-demo.yaml"
 GPU = "nvidia.com/gpu"
 PLUGIN_NAMESPACE = "gpu-resources"
 PLUGIN_LABEL = "name=nvidia-device-plugin-ds"
 JOB_NAMESPACE = "default"
-INSTANCE_TYPE_LABELS = ("node.kubernetes.io/instance-type", "beta.kubernetes.io/instance-type")
-# Set by NVIDIA GPU feature discovery on real clusters (and by the emulator's real-GPU nodes).
-GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
 
 
 class PrerequisiteFailed(AssertionError):
@@ -52,18 +52,6 @@ class StepOutcome:
     timeline: list[tuple[float, str]] = field(default_factory=list)
     properties: dict[str, str] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
-
-
-def node_name(node: dict[str, Any]) -> str:
-    return str(node["metadata"]["name"])
-
-
-def node_vm_size(node: dict[str, Any]) -> str | None:
-    labels = node["metadata"].get("labels") or {}
-    for label in INSTANCE_TYPE_LABELS:
-        if labels.get(label):
-            return str(labels[label])
-    return None
 
 
 class ArticleFlow:
@@ -105,11 +93,12 @@ class ArticleFlow:
             raise outcome
         return outcome
 
-    def require(self, step: str) -> StepOutcome:
-        """Run a prerequisite step; its failure becomes a one-line PrerequisiteFailed here."""
+    def require(self, step: str, action: Callable[[], StepOutcome] | None = None) -> StepOutcome:
+        """Run a prerequisite step (the method named after it, or `action`); its failure becomes a
+        one-line PrerequisiteFailed here, naming the step."""
         __tracebackhide__ = True
         try:
-            return getattr(self, step.replace("-", "_"))()
+            return (action or getattr(self, step.replace("-", "_")))()
         except PrerequisiteFailed:
             raise
         except AssertionError as error:
@@ -125,37 +114,40 @@ class ArticleFlow:
 
     # Node facts --------------------------------------------------------------------------
     def expected_gpus(self, node: dict[str, Any]) -> int:
-        """GPUs this node must advertise: --gpu-count, else its VM size's count (0: a CPU node)."""
-        size = node_vm_size(node)
-        table = None
-        if size:
-            try:
-                table = lookup(size)
-            except UnknownVmSize:
-                table = None
-        labels = node["metadata"].get("labels") or {}
-        has_gpu = (table.gpu_count if table else 0) > 0 or labels.get("accelerator") == "nvidia"
-        if not has_gpu:
-            return 0
-        if self.settings.gpu_count:
-            return self.settings.gpu_count
-        count_label = labels.get("nvidia.com/gpu.count")
-        if count_label and count_label.isdigit():
-            return int(count_label)
-        return table.gpu_count if table else 1
+        """GPUs this node must advertise (0: a CPU node); see gpuconf.nodes.expected_gpu_count."""
+        return expected_gpu_count(node, self.settings.gpu_count)
 
     def expected_model(self, node: dict[str, Any]) -> str | None:
-        labels = node["metadata"].get("labels") or {}
-        if labels.get(GPU_PRODUCT_LABEL):
-            return str(labels[GPU_PRODUCT_LABEL]).replace("-", " ")
-        size = node_vm_size(node)
-        try:
-            return lookup(size).gpu_model if size else None
-        except UnknownVmSize:
-            return None
+        return expected_gpu_model(node)
 
     def gpu_nodes(self) -> list[dict[str, Any]]:
         return [n for n in self.kube.nodes() if self.expected_gpus(n) > 0]
+
+    def slot_nodes(self, slot: NodeSlot) -> list[str]:
+        """The node name(s) a test slot stands for: the slot.ordinal-th GPU node of its VM size (in
+        natural name order), or every GPU node for the catch-all slot. The names are read once: a
+        per-node test at 1,000 nodes must not list every node again."""
+        if "gpu_nodes_by_size" not in self.facts:
+            by_size: dict[str, list[str]] = {}
+            for node in sorted(self.gpu_nodes(), key=lambda n: natural_key(node_name(n))):
+                by_size.setdefault(node_vm_size(node) or "unknown-size", []).append(node_name(node))
+            self.facts["gpu_nodes_by_size"] = by_size
+        by_size = self.facts["gpu_nodes_by_size"]
+        if slot.vm_size is None:
+            names = [name for names in by_size.values() for name in names]
+            assert names, "the cluster has no GPU node"
+            return names
+        names = by_size.get(slot.vm_size, [])
+        assert slot.ordinal < len(names), (
+            f"expected GPU node #{slot.ordinal + 1} of VM size {slot.vm_size}, but the cluster has "
+            f"{len(names)} GPU node(s) of that size"
+            + (f" ({', '.join(names)})" if names else "")
+            + f"; GPU nodes by size: {', '.join(f'{k}: {len(v)}' for k, v in by_size.items()) or 'none'}"
+        )
+        return [names[slot.ordinal]]
+
+    def read_node(self, name: str) -> dict[str, Any]:
+        return self.kube.read(self.kube.core.read_node, name)
 
     # create-an-aks-cluster ----------------------------------------------------------------
     def create_an_aks_cluster(self) -> StepOutcome:
@@ -306,6 +298,85 @@ class ArticleFlow:
         )
         outcome.timeline += result.timeline
 
+    def device_plugin_runs_on(self, slot: NodeSlot) -> StepOutcome:
+        """A device-plugin pod Running on this slot's GPU node (or the reason there is none)."""
+        return self._once(f"install-nvidia-device-plugin[{slot.id}]", lambda: self._plugin_on(slot))
+
+    def _plugin_on(self, slot: NodeSlot) -> StepOutcome:
+        self.require("create-an-aks-cluster")
+        rollout_failure, rollout_timed_out = None, False
+        try:
+            self.install_nvidia_device_plugin()
+        except PrerequisiteFailed:
+            raise
+        except AssertionError as error:
+            # The DaemonSet's own test reports the rollout; this one still tells its node's story.
+            rollout_failure = str(error).splitlines()[0]
+            rollout_timed_out = isinstance(error, WaitTimeout)
+        (daemonset,) = load_manifest(self.plugin_manifest())
+        evidence, problems, timeline = [], [], []
+        for name in self.slot_nodes(slot):
+            pods = self._plugin_pods_on(name)
+            undecided = (
+                rollout_failure
+                and not rollout_timed_out  # the rollout already had its whole budget
+                and pods
+                and not any(states.pod_running_and_ready(p) or states.pod_failure(p) for p in pods)
+            )
+            if undecided:
+                # The rollout stopped early on another node's failure: give this node's pod its time.
+                try:
+                    waited = self._wait(
+                        self.kube.core.list_namespaced_pod,
+                        namespace=PLUGIN_NAMESPACE,
+                        label_selector=PLUGIN_LABEL,
+                        field_selector=f"spec.nodeName={name}",
+                        until=lambda ps: [p for p in ps if states.pod_running_and_ready(p)],
+                        timeout=self.timeouts.daemonset_rollout,
+                        timeout_name="daemonset_rollout",
+                        describe=f"the device-plugin pod on {name} to run",
+                        summarize=states.summarize_pod,
+                        fail_fast=states.pod_failure,
+                    )
+                    timeline += waited.timeline
+                except AssertionError:
+                    pass  # judged from its state below
+                pods = self._plugin_pods_on(name)
+            running = [p for p in pods if states.pod_running_and_ready(p)]
+            if running:
+                evidence.append(f"{states.summarize_pod(running[0])} ({node_vm_size(self.read_node(name))})")
+            else:
+                problems.append(self._no_plugin_pod_reason(name, pods, daemonset))
+        assert not problems, "; ".join(problems) + (
+            f" (DaemonSet rollout: {rollout_failure})" if rollout_failure else ""
+        )
+        return StepOutcome(
+            evidence=evidence, timeline=timeline, properties={"gpu_node": ",".join(self.slot_nodes(slot))}
+        )
+
+    def _plugin_pods_on(self, name: str) -> list[dict[str, Any]]:
+        return self.kube.read(
+            self.kube.core.list_namespaced_pod,
+            PLUGIN_NAMESPACE,
+            label_selector=PLUGIN_LABEL,
+            field_selector=f"spec.nodeName={name}",
+        )["items"]
+
+    def _no_plugin_pod_reason(self, name: str, pods: list[dict[str, Any]], daemonset: dict[str, Any]) -> str:
+        if pods:
+            pod = pods[0]
+            reason = states.pod_failure(pod) or states.summarize_pod(pod)
+            return f"the device-plugin pod on GPU node {name} is not Running and ready: {reason}"
+        node = self.read_node(name)
+        taint = untolerated_taint(daemonset["spec"]["template"], node)
+        if taint:
+            shown = f"{taint['key']}={taint.get('value', '')}:{taint['effect']}".replace("=:", ":")
+            return (
+                f"no device-plugin pod on GPU node {name}: its taint {shown} is not tolerated by "
+                f"daemonset {daemonset['metadata']['name']} (add a toleration for it)"
+            )
+        return f"no device-plugin pod on GPU node {name}: the DaemonSet placed none there"
+
     # confirm-that-gpus-are-schedulable ---------------------------------------------------
     def confirm_that_gpus_are_schedulable(self) -> StepOutcome:
         return self._once("confirm-that-gpus-are-schedulable", self._gpus_schedulable)
@@ -322,7 +393,7 @@ class ArticleFlow:
                 count = expected.get(node_name(node))
                 if count is None:
                     continue
-                if gpu_quantity(node, "capacity") != count or gpu_quantity(node, "allocatable") != count:
+                if not _advertises(node, count):
                     return False
                 matched += 1
             return matched == len(expected)
@@ -344,158 +415,55 @@ class ArticleFlow:
                 )
                 + f"\n{error}"
             ) from None
-        evidence = []
-        for node in result.objects:
-            name = node_name(node)
-            if name in expected:
-                evidence.append(
-                    f"{name} ({node_vm_size(node)}): Capacity {GPU}: {gpu_quantity(node, 'capacity')}, "
-                    f"Allocatable {GPU}: {gpu_quantity(node, 'allocatable')} (VM size has {expected[name]})"
-                )
+        evidence = [
+            _gpu_evidence(n, expected[node_name(n)]) for n in result.objects if node_name(n) in expected
+        ]
         return StepOutcome(evidence=evidence, timeline=result.timeline, data={"expected": expected})
 
-    # run-a-gpu-enabled-workload ----------------------------------------------------------
-    def run_a_gpu_enabled_workload(self) -> StepOutcome:
-        return self._once("run-a-gpu-enabled-workload", self._run_workload)
+    def gpus_schedulable_on(self, slot: NodeSlot) -> StepOutcome:
+        """Capacity == allocatable == the VM size's GPU count on this slot's node."""
+        return self._once(f"confirm-that-gpus-are-schedulable[{slot.id}]", lambda: self._schedulable_on(slot))
 
-    def workload_job(self) -> dict[str, Any]:
-        manifest = Path(self.handle.properties.get("workload_manifest", ARTICLE_JOB_MANIFEST))
-        (job,) = load_manifest(manifest)
-        job["metadata"].setdefault("namespace", JOB_NAMESPACE)
-        container = job["spec"]["template"]["spec"]["containers"][0]
-        container["args"] = ["--max_steps", str(self.settings.max_steps)]
-        self.facts["workload_image"] = container["image"]
-        return job
-
-    def _run_workload(self) -> StepOutcome:
-        self.require("confirm-that-gpus-are-schedulable")
-        job = self.workload_job()
-        name, namespace = job["metadata"]["name"], job["metadata"]["namespace"]
-        self.kube.create(job)
-        self.created.append(("Job", name, namespace))
-        if self.reports_dir:
-            # The accuracy plot needs matplotlib (~0.4 s to import); import it while the Job runs.
-            _import_in_background("gpuconf.reports.plots")
-        result = self._wait(
-            self.kube.core.list_namespaced_pod,
-            namespace=namespace,
-            label_selector=f"job-name={name}",
-            until=lambda pods: [p for p in pods if p["spec"].get("nodeName")],
-            timeout=self.timeouts.pod_scheduled,
-            timeout_name="pod_scheduled",
-            describe=f"the pod of job {name} to be scheduled",
-            summarize=states.summarize_pod,
-            fail_fast=states.pod_failure,
-        )
-        pod = result.value[0]
-        node = pod["spec"]["nodeName"]
-        gpu_nodes = {node_name(n) for n in self.gpu_nodes()}
-        assert node in gpu_nodes, (
-            f"pod {pod['metadata']['name']} was scheduled on {node}, which is not a GPU node"
-        )
-        return StepOutcome(
-            evidence=[
-                f"job.batch/{name} created",
-                f"pod {pod['metadata']['name']} scheduled on GPU node {node}",
-            ],
-            timeline=result.timeline,
-            data={"job": name, "namespace": namespace, "node": node},
-        )
-
-    # view-the-status-and-output-of-the-gpu-enabled-workload ------------------------------
-    def view_the_status_and_output(self) -> StepOutcome:
-        return self._once("view-the-status-and-output-of-the-gpu-enabled-workload", self._workload_output)
-
-    def _workload_output(self) -> StepOutcome:
-        run = self.require("run-a-gpu-enabled-workload")
-        name, namespace = run.data["job"], run.data["namespace"]
-
-        def job_or_pod_failure(job: dict[str, Any]) -> str | None:
-            reason = states.job_failure(job)
-            if reason:
-                return reason
-            for pod in self.kube.pods(namespace, f"job-name={name}"):
-                reason = states.pod_failure(pod)
-                if reason:
-                    return f"workload {reason}"
-            return None
-
-        result = self._wait(
-            self.kube.batch.list_namespaced_job,
-            namespace=namespace,
-            field_selector=f"metadata.name={name}",
-            until=lambda jobs: jobs and states.job_complete(jobs[0]),
-            timeout=self.timeouts.job_complete,
-            timeout_name="job_complete",
-            describe=f"job {name} to reach 1/1 completions",
-            summarize=states.summarize_job,
-            fail_fast=job_or_pod_failure,
-        )
-        job = result.object
-        assert job is not None
-        succeeded = job.get("status", {}).get("succeeded", 0)
-        assert succeeded == 1, f"job {name} is Complete but status.succeeded is {succeeded}, expected 1"
-        pods = [
-            p
-            for p in self.kube.pods(namespace, f"job-name={name}")
-            if p["status"].get("phase") == "Succeeded"
-        ]
-        assert pods, f"job {name} is Complete but none of its pods shows Completed"
-        pod = pods[0]
-        status_text = states.pod_status_text(pod)
-        assert status_text == "Completed", (
-            f"pod {pod['metadata']['name']} shows {status_text}, expected Completed"
-        )
-        node = next((n for n in self.kube.nodes() if node_name(n) == pod["spec"]["nodeName"]), None)
-        expected_model = self.expected_model(node) if node else None
-        log_text = self.kube.pod_log(pod["metadata"]["name"], namespace)
-        assessment = assess_training_log(
-            log_text, expected_gpu_model=expected_model, max_steps=self.settings.max_steps
-        )
-        self.facts["log_assessment"] = assessment
-        if assessment.log.discoveries and assessment.log.discoveries[0].compute_capability:
-            self.facts["gpu_compute_capability"] = assessment.log.discoveries[0].compute_capability
-        self.facts["gpu_model"] = expected_model
-        evidence = [
-            states.summarize_job(job),
-            f"pod {pod['metadata']['name']} Completed on {pod['spec']['nodeName']}",
-            *assessment.evidence,
-        ]
-        plot = self._plot(assessment, pod["metadata"]["name"])
-        if plot:
-            evidence.append(f"accuracy curve: {plot}")
-        assert assessment.passed, (
-            f"the logs of pod {pod['metadata']['name']} on {pod['spec']['nodeName']} "
-            "do not prove GPU training: " + " ".join(assessment.problems)
-        )
-        return StepOutcome(evidence=evidence, timeline=result.timeline, data={"pod": pod["metadata"]["name"]})
-
-    def _plot(self, assessment: LogAssessment, pod: str) -> str | None:
-        if not self.reports_dir or not assessment.log.accuracy:
-            return None
-        from gpuconf.reports.plots import plot_accuracy
-
-        path = plot_accuracy(
-            assessment.log.accuracy,
-            self.reports_dir / f"accuracy-{pod}.png",
-            f"{pod}: accuracy by step ({self.handle.backend})",
-        )
-        return str(path)
-
-    # clean-up-resources ------------------------------------------------------------------
-    def clean_up_resources(self) -> StepOutcome:
-        return self._once("clean-up-resources", self._clean_up)
-
-    def _clean_up(self) -> StepOutcome:
-        run = self.require("run-a-gpu-enabled-workload")
-        name, namespace = run.data["job"], run.data["namespace"]
-        # `kubectl delete jobs samples-tf-mnist-demo`: kubectl deletes Jobs with background propagation.
-        self.kube.delete("Job", name, namespace)
-        timeline = self.wait_gone("Job", name, namespace, label_selector=f"job-name={name}")
-        self.created = [c for c in self.created if c != ("Job", name, namespace)]
-        return StepOutcome(
-            evidence=[f"job.batch/{name} deleted; the job and its pods are gone"], timeline=timeline
-        )
+    def _schedulable_on(self, slot: NodeSlot) -> StepOutcome:
+        if self.settings.install_path == "daemonset":
+            self.require("install-nvidia-device-plugin", lambda: self.device_plugin_runs_on(slot))
+        else:
+            self.require("install-nvidia-device-plugin")
+        names = self.slot_nodes(slot)
+        wait_note, waited = "", True
+        try:
+            self.confirm_that_gpus_are_schedulable()  # one wait for every node; then read this one
+        except PrerequisiteFailed:
+            waited = False  # another node's plugin is broken: this node gets a wait of its own
+        except AssertionError as error:
+            lines = str(error).splitlines()
+            wait_note = f" ({lines[1]})" if len(lines) > 1 else ""
+        evidence, problems, timeline = [], [], []
+        for name in names:
+            node = self.read_node(name)
+            count = self.expected_gpus(node)
+            if not waited:
+                try:
+                    result = self._wait(
+                        self.kube.core.list_node,
+                        field_selector=f"metadata.name={name}",
+                        until=lambda ns, c=count: ns and _advertises(ns[0], c),
+                        timeout=self.timeouts.gpu_advertised,
+                        timeout_name="gpu_advertised",
+                        describe=f"capacity and allocatable {GPU} on {name} to match its VM size",
+                        summarize=states.summarize_node,
+                    )
+                    timeline += result.timeline
+                    node = result.objects[0]
+                except AssertionError as error:
+                    wait_note = f" ({str(error).splitlines()[0]})"
+                    node = self.read_node(name)
+            if _advertises(node, count):
+                evidence.append(_gpu_evidence(node, count))
+            else:
+                problems.append(_gpu_mismatch(node, count) + wait_note)
+        assert not problems, "; ".join(problems)
+        return StepOutcome(evidence=evidence, timeline=timeline, properties={"gpu_node": ",".join(names)})
 
     def wait_gone(
         self, kind: str, name: str, namespace: str | None, label_selector: str | None = None
@@ -585,21 +553,15 @@ def real_gpu_facts(gpu_nodes: list[dict[str, Any]]) -> dict[str, str]:
     return facts
 
 
-def _import_in_background(module: str) -> None:
-    """Start importing `module` on a daemon thread, so a later import of it finds it done.
+def _advertises(node: dict[str, Any], count: int) -> bool:
+    return gpu_quantity(node, "capacity") == count == gpu_quantity(node, "allocatable")
 
-    Used while the suite only waits (on a watch) for the cluster. A failure here is dropped on
-    purpose: the later, real import raises it where it belongs."""
-    if module in sys.modules:
-        return
 
-    def run() -> None:
-        try:
-            importlib.import_module(module)
-        except BaseException:  # noqa: BLE001 - the real import reports it
-            pass
-
-    threading.Thread(target=run, name=f"import-{module}", daemon=True).start()
+def _gpu_evidence(node: dict[str, Any], expected: int) -> str:
+    return (
+        f"{node_name(node)} ({node_vm_size(node)}): Capacity {GPU}: {gpu_quantity(node, 'capacity')}, "
+        f"Allocatable {GPU}: {gpu_quantity(node, 'allocatable')} (VM size has {expected})"
+    )
 
 
 def _gpu_mismatch(node: dict[str, Any], expected: int) -> str:

@@ -46,6 +46,17 @@ def summarize_pod(pod: Obj) -> str:
     return f"pod {pod['metadata']['name']} {pod_status_text(pod)} on {node}, restarts {restarts}"
 
 
+def pod_running_and_ready(pod: Obj) -> bool:
+    """Running with every container ready (kubectl's READY n/n), not merely started."""
+    statuses = pod.get("status", {}).get("containerStatuses") or []
+    return (
+        pod.get("status", {}).get("phase") == "Running"
+        and not pod.get("metadata", {}).get("deletionTimestamp")
+        and bool(statuses)
+        and all(cs.get("ready") for cs in statuses)
+    )
+
+
 def pod_failure(pod: Obj) -> str | None:
     name = pod["metadata"]["name"]
     for cs in pod.get("status", {}).get("containerStatuses") or []:
@@ -64,6 +75,22 @@ def pod_failure(pod: Obj) -> str | None:
     ):
         return f"pod {name} cannot be scheduled: {scheduled.get('message')}"
     return None
+
+
+def pod_terminal_failure(pod: Obj) -> str | None:
+    """A pod that ended Failed (restartPolicy Never, or deleted by its deadline), with its exit."""
+    status = pod.get("status", {})
+    if status.get("phase") != "Failed":
+        return None
+    for cs in status.get("containerStatuses") or []:
+        terminated = (cs.get("state") or {}).get("terminated") or {}
+        if terminated:
+            detail = f"exit code {terminated.get('exitCode')} ({terminated.get('reason') or 'Error'})"
+            message = (terminated.get("message") or "").strip()
+            return f"pod {pod['metadata']['name']} Failed: container {cs.get('name')} {detail}" + (
+                f": {message.splitlines()[-1]}" if message else ""
+            )
+    return f"pod {pod['metadata']['name']} Failed: {status.get('reason') or 'no container status'}"
 
 
 def summarize_job(job: Obj) -> str:

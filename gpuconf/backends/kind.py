@@ -64,7 +64,7 @@ class KindBackend(Backend):
         missing = docker_available()
         if missing:
             raise BackendUnavailable(f"kind needs a Docker engine: {missing}")
-        from pytest_kind import KindCluster  # type: ignore[import-untyped]  # only importable where the kind extra is installed
+        from pytest_kind import KindCluster  # type: ignore[import-untyped,import-not-found,unused-ignore]  # kind extra only
 
         for command in build_commands():
             subprocess.run(command, check=True, timeout=BUILD_TIMEOUT_S)
@@ -80,7 +80,8 @@ class KindBackend(Backend):
                 "gpu": "emulated (fake device plugin in kind)",
                 # The article's plugin image needs real GPUs: the install step applies the fake one.
                 "plugin_manifest": str(ROOT / "manifests" / "kind" / "fake-device-plugin-ds.yaml"),
-                "workload_manifest": str(ROOT / "manifests" / "kind" / "offline-mnist-job.yaml"),
+                # ... and every workload its kind variant (the offline image runs them on fake GPUs).
+                "workload_manifests": "kind",
             },
         )
 

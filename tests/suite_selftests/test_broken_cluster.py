@@ -8,6 +8,7 @@ with SIGTERM afterwards, whatever happened, and must leave no process behind.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from suite_selftest_lib import OwnServer, SuiteRun, run_suite, suite_run
@@ -19,7 +20,11 @@ NODE = "aks-nodepool1-28993262-0"  # the article's node, the emulator's default 
 FAST = ("--timeout-factor", "0.01")  # daemonset_rollout 600 s -> 6 s (the taint case's failing wait)
 MEDIUM = ("--timeout-factor", "0.02")  # rollout/gpu_advertised 12 s to pass, pod_scheduled 6 s to fail
 INSTALL = "test_daemonset_rolls_out_on_every_gpu_node"
-RUN_JOB = "test_mnist_job_is_scheduled_on_a_gpu_node"
+WORKLOAD_CASES = ("mnist-job", "cuda-vectoradd", "nvidia-smi")  # each on the one size found: NC6
+RUN_JOB = "test_workload_is_scheduled_on_a_gpu_node[mnist-job-on-Standard_NC6]"
+VIEW_JOB = "test_workload_completes_and_its_logs_prove_the_gpu[mnist-job-on-Standard_NC6]"
+PLUGIN_ON_NODE = "test_device_plugin_pod_runs_on_the_gpu_node[Standard_NC6-0]"
+CAPACITY = "test_capacity_and_allocatable_show_nvidia_gpu[Standard_NC6-0]"
 
 
 def _against_broken_server(workdir: Path, *kubectl: tuple[str, ...], extra: tuple[str, ...] = ()) -> SuiteRun:
@@ -66,8 +71,13 @@ def _failure_text(run: SuiteRun, test: str) -> str:
     return failure.get("message", "") + "\n" + (failure.text or "")
 
 
+def _bundle_dir(run: SuiteRun, test_module: str, test: str) -> Path:
+    # fixtures/reporting.py names a bundle after the test id, with [ ] and other odd characters as "_".
+    return run.reports / re.sub(r"[^A-Za-z0-9._-]+", "_", f"suites_{test_module}.py_{test}").strip("_")
+
+
 def _assert_bundle(run: SuiteRun, test_module: str, test: str) -> str:
-    bundle = run.reports / f"suites_{test_module}.py_{test}"
+    bundle = _bundle_dir(run, test_module, test)
     assert bundle.is_dir(), sorted(p.name for p in run.reports.iterdir())
     for name in ("events.txt", "nodes.txt", "README.md"):
         assert (bundle / name).is_file(), (bundle, name)
@@ -99,13 +109,29 @@ def test_tainted_gpu_node_fails_the_install_step(suite_runs) -> None:
     assert "desired 0" in text  # the DaemonSet placed no pod at all
 
 
+def test_tainted_gpu_node_names_the_taint_in_its_per_node_test(suite_runs) -> None:
+    run = suite_runs.get("tainted-gpu-node")
+    row = run.steps()[PLUGIN_ON_NODE]
+    assert row["article_section"] == "install-nvidia-device-plugin" and row["verdict"] == "fail"
+    assert (
+        f"no device-plugin pod on GPU node {NODE}: its taint sku=gpu:NoSchedule is not tolerated by "
+        "daemonset nvidia-device-plugin-daemonset"
+    ) in row["evidence"][0], row["evidence"][0]
+
+
 def test_tainted_gpu_node_later_steps_fail_as_prerequisites(suite_runs) -> None:
     run = suite_runs.get("tainted-gpu-node")
     later = [
-        "test_capacity_and_allocatable_show_nvidia_gpu",
-        RUN_JOB,
-        "test_job_completes_and_logs_show_gpu_and_rising_accuracy",
-        "test_deleting_the_job_removes_it_and_its_pods",
+        CAPACITY,
+        *(
+            f"{test}[{case}-on-Standard_NC6]"
+            for case in WORKLOAD_CASES
+            for test in (
+                "test_workload_is_scheduled_on_a_gpu_node",
+                "test_workload_completes_and_its_logs_prove_the_gpu",
+                "test_deleting_the_workload_removes_it_and_its_pods",
+            )
+        ),
         "test_a_busy_gpu_is_not_shared_and_the_second_pod_waits",
         "test_capacity_survives_a_device_plugin_restart",
     ]
@@ -121,9 +147,7 @@ def test_tainted_gpu_node_leaves_a_failure_bundle(suite_runs) -> None:
     run = suite_runs.get("tainted-gpu-node")
     nodes = _assert_bundle(run, "test_install_nvidia_device_plugin", INSTALL)
     assert "not advertised" in nodes  # the node shows why: no nvidia.com/gpu capacity
-    events = (
-        run.reports / f"suites_test_install_nvidia_device_plugin.py_{INSTALL}" / "events.txt"
-    ).read_text()
+    events = (_bundle_dir(run, "test_install_nvidia_device_plugin", INSTALL) / "events.txt").read_text()
     assert f"Node/{NODE}" in events
     _assert_server_stopped_clean(run)
 
@@ -137,7 +161,8 @@ def test_cordoned_gpu_node_fails_the_workload_step_naming_unschedulable(suite_ru
         "test_kubernetes_is_1_10_or_later",
         "test_nodes_are_ready_with_the_gpu_vm_size",
         INSTALL,
-        "test_capacity_and_allocatable_show_nvidia_gpu",
+        PLUGIN_ON_NODE,
+        CAPACITY,
     ):
         assert steps[name]["verdict"] == "pass", (name, steps[name])
     assert steps[RUN_JOB]["article_section"] == "run-a-gpu-enabled-workload"
@@ -145,7 +170,7 @@ def test_cordoned_gpu_node_fails_the_workload_step_naming_unschedulable(suite_ru
     text = _failure_text(run, RUN_JOB)
     assert "pod_scheduled" in text
     assert "FailedScheduling" in text and "1 node(s) were unschedulable" in text
-    view = steps["test_job_completes_and_logs_show_gpu_and_rising_accuracy"]
+    view = steps[VIEW_JOB]
     assert view["verdict"] == "fail"
     assert "prerequisite step 'run-a-gpu-enabled-workload' failed" in view["evidence"][0]
     _assert_bundle(run, "test_run_a_gpu_enabled_workload", RUN_JOB)

@@ -9,28 +9,38 @@ from suite_selftest_lib import SuiteRun, run_suite, suite_run
 
 SUITE_RUNS = ("default", "drift-fail", "nc24", "node-image")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+NODE = "Standard_NC6-0"
+WORKLOADS = ("mnist-job", "cuda-vectoradd", "nvidia-smi")
 DAEMONSET_PATH_TESTS = {
     "test_kubernetes_is_1_10_or_later": "before-you-begin",
     "test_nodes_are_ready_with_the_gpu_vm_size": "create-an-aks-cluster",
     "test_daemonset_rolls_out_on_every_gpu_node": "install-nvidia-device-plugin",
-    "test_capacity_and_allocatable_show_nvidia_gpu": "confirm-that-gpus-are-schedulable",
-    "test_mnist_job_is_scheduled_on_a_gpu_node": "run-a-gpu-enabled-workload",
-    "test_job_completes_and_logs_show_gpu_and_rising_accuracy": (
-        "view-the-status-and-output-of-the-gpu-enabled-workload"
-    ),
-    "test_deleting_the_job_removes_it_and_its_pods": "clean-up-resources",
+    f"test_device_plugin_pod_runs_on_the_gpu_node[{NODE}]": "install-nvidia-device-plugin",
+    f"test_capacity_and_allocatable_show_nvidia_gpu[{NODE}]": "confirm-that-gpus-are-schedulable",
+    **{
+        f"{test}[{workload}-on-Standard_NC6]": section
+        for workload in WORKLOADS
+        for test, section in (
+            ("test_workload_is_scheduled_on_a_gpu_node", "run-a-gpu-enabled-workload"),
+            (
+                "test_workload_completes_and_its_logs_prove_the_gpu",
+                "view-the-status-and-output-of-the-gpu-enabled-workload",
+            ),
+            ("test_deleting_the_workload_removes_it_and_its_pods", "clean-up-resources"),
+        )
+    },
     "test_a_busy_gpu_is_not_shared_and_the_second_pod_waits": "beyond-the-article",
     "test_capacity_survives_a_device_plugin_restart": "beyond-the-article",
 }
+VIEW_MNIST = "test_workload_completes_and_its_logs_prove_the_gpu[mnist-job-on-Standard_NC6]"
 CREATE = "test_nodes_are_ready_with_the_gpu_vm_size"
 NODE_IMAGE_TEST = "test_node_image_runs_the_plugin_without_a_daemonset"
 # Steps that wait on the cluster, so their JUnit case must carry the wait's timeline.
 WAITING_STEPS = (
     CREATE,
     "test_daemonset_rolls_out_on_every_gpu_node",
-    "test_capacity_and_allocatable_show_nvidia_gpu",
-    "test_mnist_job_is_scheduled_on_a_gpu_node",
-    "test_job_completes_and_logs_show_gpu_and_rising_accuracy",
+    *(f"test_workload_is_scheduled_on_a_gpu_node[{w}-on-Standard_NC6]" for w in WORKLOADS),
+    *(f"test_workload_completes_and_its_logs_prove_the_gpu[{w}-on-Standard_NC6]" for w in WORKLOADS),
 )
 
 
@@ -58,7 +68,7 @@ def _node_image(workdir: Path) -> SuiteRun:
 def test_default_run_exits_0_with_one_pass_row_per_executed_step(suite_runs) -> None:
     run = suite_runs.get("default")
     assert run.ret == 0, run.describe()
-    assert "9 passed, 1 deselected" in run.stdout, run.describe()
+    assert f"{len(DAEMONSET_PATH_TESTS)} passed, 1 deselected" in run.stdout, run.describe()
     steps = run.steps()
     assert {name: row["article_section"] for name, row in steps.items()} == DAEMONSET_PATH_TESTS
     assert len(run.summary()["steps"]) == len(DAEMONSET_PATH_TESTS)  # one row per step, no duplicates
@@ -66,7 +76,12 @@ def test_default_run_exits_0_with_one_pass_row_per_executed_step(suite_runs) -> 
         DAEMONSET_PATH_TESTS, "pass"
     )
     assert run.summary()["overall"] == "pass"
-    assert run.summary()["totals"] == {"pass": 9, "fail": 0, "doc-drift": 0, "unavailable": 0}
+    assert run.summary()["totals"] == {
+        "pass": len(DAEMONSET_PATH_TESTS),
+        "fail": 0,
+        "doc-drift": 0,
+        "unavailable": 0,
+    }
 
 
 def test_default_run_junit_cases_carry_the_run_and_step_properties(suite_runs) -> None:
@@ -86,16 +101,38 @@ def test_default_run_junit_cases_carry_the_run_and_step_properties(suite_runs) -
     for name in list(DAEMONSET_PATH_TESTS)[1:]:
         assert cases[name][1]["kubernetes_version"][0].startswith("v1."), name
         assert cases[name][1]["vm_size"] == ["Standard_NC6"], name
-    view = cases["test_job_completes_and_logs_show_gpu_and_rising_accuracy"][1]
+    view = cases[VIEW_MNIST][1]
     assert view["vm_size"] == ["Standard_NC6"]
     assert view["gpu_model"] == ["Tesla K80"]
     assert view["device_plugin_image"] == ["mcr.microsoft.com/oss/nvidia/k8s-device-plugin:1.11"]
     for name in WAITING_STEPS:
         timeline = cases[name][1].get("step_timeline")
         assert timeline and timeline[0].strip(), (name, "no step_timeline")
+    # Parametrized steps name their node and workload.
+    for name, (_, props) in cases.items():
+        if "[" in name and "exclusivity" not in name:
+            assert props["gpu_node"] == ["aks-nodepool1-28993262-0"], (name, props.get("gpu_node"))
+        if name.startswith(("test_workload_", "test_deleting_the_workload")):
+            assert props["workload"] == [name.split("[")[1].split("-on-")[0]], name
     run_info = run.summary()["run"]
     assert run_info["vm_size"] == "Standard_NC6" and run_info["gpu_model"] == "Tesla K80"
     assert run_info["emulated"] is True and run_info["backend"] == "emulated"
+
+
+def test_default_run_runs_each_workload_from_creation_to_cleanup_before_the_next(suite_runs) -> None:
+    # JUnit lists test cases in the order they ran. On a one-GPU node a second workload created before
+    # the first is cleaned up would wait for its GPU: each case must be one run -> view -> clean-up block.
+    ran = [name for name in suite_runs.get("default").junit_cases() if "-on-Standard_NC6]" in name]
+    expected = [
+        f"{test}[{workload}-on-Standard_NC6]"
+        for workload in WORKLOADS
+        for test in (
+            "test_workload_is_scheduled_on_a_gpu_node",
+            "test_workload_completes_and_its_logs_prove_the_gpu",
+            "test_deleting_the_workload_removes_it_and_its_pods",
+        )
+    ]
+    assert ran == expected
 
 
 def test_default_run_says_emulated_and_plots_the_accuracy_curve(suite_runs) -> None:
@@ -145,7 +182,7 @@ def test_nc24_profile_passes_with_four_gpus_advertised(suite_runs) -> None:
     assert run.ret == 0, run.describe()
     steps = run.steps()
     assert all(row["verdict"] == "pass" for row in steps.values()), steps
-    confirm = " ".join(steps["test_capacity_and_allocatable_show_nvidia_gpu"]["evidence"])
+    confirm = " ".join(steps["test_capacity_and_allocatable_show_nvidia_gpu[Standard_NC24-0]"]["evidence"])
     assert (
         "(Standard_NC24): Capacity nvidia.com/gpu: 4, Allocatable nvidia.com/gpu: 4 (VM size has 4)"
         in confirm

@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from gpuconf.emulator.controllers.resources import parse_quantity, pod_requests
+from gpuconf.taints import tolerates, untolerated_taint
 
 Obj = dict[str, Any]
 
@@ -19,31 +20,6 @@ REASON_UNSCHEDULABLE = "node(s) were unschedulable"
 REASON_AFFINITY = "node(s) didn't match Pod's node affinity/selector"
 # Resource shortages can be solved by evicting lower-priority pods; the other filters cannot.
 _RESOLVABLE_BY_PREEMPTION_PREFIX = "Insufficient "
-
-
-def tolerates(toleration: Obj, taint: Obj) -> bool:
-    """Kubernetes' Toleration.ToleratesTaint."""
-    effect = toleration.get("effect") or ""
-    if effect and effect != taint.get("effect"):
-        return False
-    key = toleration.get("key") or ""
-    operator = toleration.get("operator") or "Equal"
-    if operator == "Exists":
-        return key == "" or key == taint.get("key")
-    return key == taint.get("key") and (toleration.get("value") or "") == (taint.get("value") or "")
-
-
-def untolerated_taint(
-    pod: Obj, node: Obj, effects: tuple[str, ...] = ("NoSchedule", "NoExecute")
-) -> Obj | None:
-    """The first node taint with a scheduling effect that no pod toleration tolerates."""
-    tolerations = (pod.get("spec") or {}).get("tolerations") or []
-    for taint in (node.get("spec") or {}).get("taints") or []:
-        if taint.get("effect") not in effects:
-            continue
-        if not any(tolerates(t, taint) for t in tolerations):
-            return taint
-    return None
 
 
 def _expression_matches(expr: Obj, values: dict[str, str]) -> bool:
