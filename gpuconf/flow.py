@@ -24,6 +24,7 @@ from gpuconf.matrix import NodeSlot
 from gpuconf.nodes import (
     expected_gpu_count,
     expected_gpu_model,
+    gpu_count_source,
     natural_key,
     node_name,
     node_vm_size,
@@ -119,6 +120,10 @@ class ArticleFlow:
 
     def expected_model(self, node: dict[str, Any]) -> str | None:
         return expected_gpu_model(node)
+
+    def gpu_mismatch(self, node: dict[str, Any], expected: int) -> str:
+        """Why this node's nvidia.com/gpu capacity/allocatable is not `expected`, in one sentence."""
+        return _gpu_mismatch(node, expected, gpu_count_source(node, self.settings.gpu_count))
 
     def gpu_nodes(self) -> list[dict[str, Any]]:
         return [n for n in self.kube.nodes() if self.expected_gpus(n) > 0]
@@ -411,7 +416,7 @@ class ArticleFlow:
             nodes = {node_name(n): n for n in self.kube.nodes()}
             raise AssertionError(
                 "; ".join(
-                    _gpu_mismatch(nodes[name], count) for name, count in expected.items() if name in nodes
+                    self.gpu_mismatch(nodes[name], count) for name, count in expected.items() if name in nodes
                 )
                 + f"\n{error}"
             ) from None
@@ -461,7 +466,7 @@ class ArticleFlow:
             if _advertises(node, count):
                 evidence.append(_gpu_evidence(node, count))
             else:
-                problems.append(_gpu_mismatch(node, count) + wait_note)
+                problems.append(self.gpu_mismatch(node, count) + wait_note)
         assert not problems, "; ".join(problems)
         return StepOutcome(evidence=evidence, timeline=timeline, properties={"gpu_node": ",".join(names)})
 
@@ -564,17 +569,23 @@ def _gpu_evidence(node: dict[str, Any], expected: int) -> str:
     )
 
 
-def _gpu_mismatch(node: dict[str, Any], expected: int) -> str:
+def _gpu_mismatch(node: dict[str, Any], expected: int, source: str) -> str:
     name, size = node_name(node), node_vm_size(node)
     capacity, allocatable = gpu_quantity(node, "capacity"), gpu_quantity(node, "allocatable")
     ready = (condition(node, "Ready") or {}).get("status")
     if ready != "True":
         message = (condition(node, "Ready") or {}).get("message", "no Ready condition")
         return f"GPU node {name} is NotReady ({message})"
-    if capacity == 0:
+    if GPU not in (node.get("status", {}).get("capacity") or {}):
         return (
             f"{name} ({size}) advertises no {GPU} under Capacity: the device plugin never registered "
             f"its GPUs with the kubelet (expected {expected})"
+        )
+    if capacity == 0:
+        return (
+            f"{name} ({size}) advertises {GPU}: 0 under Capacity: the device plugin registered but found "
+            f"no GPU to advertise (expected {expected}: is the GPU passed through to the VM and visible "
+            "to the driver?)"
         )
     if allocatable < capacity:
         return (
@@ -582,5 +593,5 @@ def _gpu_mismatch(node: dict[str, Any], expected: int) -> str:
             f"{capacity - allocatable} device(s) are Unhealthy"
         )
     if capacity != expected:
-        return f"{name} ({size}) advertises {capacity} {GPU} but its VM size has {expected}"
+        return f"{name} ({size}) advertises {capacity} {GPU} but {source} {expected}"
     return f"{name}: capacity {capacity}, allocatable {allocatable} (expected {expected}) — ok"

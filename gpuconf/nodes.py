@@ -56,6 +56,16 @@ def expected_gpu_count(node: Obj, gpu_count_option: int | None = None) -> int:
     return entry.gpu_count if entry else 1
 
 
+def gpu_count_source(node: Obj, gpu_count_option: int | None = None) -> str:
+    """Where expected_gpu_count's number comes from, for messages ("its VM size has 4")."""
+    labels = node["metadata"].get("labels") or {}
+    if gpu_count_option:
+        return "--gpu-count asks for"
+    if str(labels.get(GPU_COUNT_LABEL) or "").isdigit():
+        return f"the node has installed ({GPU_COUNT_LABEL})"
+    return "its VM size has" if _size_entry(node) else "a GPU node (accelerator=nvidia) has at least"
+
+
 def expected_gpu_model(node: Obj) -> str | None:
     labels = node["metadata"].get("labels") or {}
     if labels.get(GPU_PRODUCT_LABEL):
