@@ -22,6 +22,7 @@ from gpuconf.checks.drift import DriftFacts, DriftFinding, evaluate
 from gpuconf.kube import Kube, condition, gpu_quantity, load_manifest
 from gpuconf.matrix import NodeSlot
 from gpuconf.nodes import (
+    expected_compute_capability,
     expected_gpu_count,
     expected_gpu_model,
     gpu_count_source,
@@ -41,6 +42,7 @@ GPU = "nvidia.com/gpu"
 PLUGIN_NAMESPACE = "gpu-resources"
 PLUGIN_LABEL = "name=nvidia-device-plugin-ds"
 JOB_NAMESPACE = "default"
+ARTICLE_WORKLOAD = "mnist-job"  # gpuconf.workloads.MNIST_JOB.name: the workload the article runs
 
 
 class PrerequisiteFailed(AssertionError):
@@ -177,6 +179,9 @@ class ArticleFlow:
         self.facts["vm_sizes"] = sizes
         self.facts["kubelet_version"] = nodes[0]["status"].get("nodeInfo", {}).get("kubeletVersion")
         self.facts.update(real_gpu_facts(gpu_nodes))
+        capability = next(filter(None, (expected_compute_capability(n) for n in gpu_nodes)), None)
+        if capability:
+            self.facts["gpu_compute_capability"] = capability
         assert gpu_nodes, (
             f"no GPU node: {len(nodes)} node(s) are Ready but none has a GPU VM size "
             f"({', '.join(sorted({node_vm_size(n) or 'no instance-type label' for n in nodes}))}) "
@@ -529,15 +534,18 @@ class ArticleFlow:
         return leaks
 
     # Doc drift ---------------------------------------------------------------------------
-    def drift_findings(self, section: str) -> list[DriftFinding]:
+    def drift_findings(self, section: str, workload: str | None = None) -> list[DriftFinding]:
+        """The doc-drift rules that fire for `section` on this run. A workload other than the
+        article's own does not carry the article's workload image, so its rules stay silent there."""
         sizes = self.facts.get("vm_sizes") or list(self.settings.vm_sizes)
+        article_workload = workload in (None, ARTICLE_WORKLOAD)
         findings: list[DriftFinding] = []
         for size in sizes or [None]:
             facts = DriftFacts(
                 vm_size=size,
                 custom_headers=self.facts.get("custom_headers", {}),
                 device_plugin_image=self.facts.get("device_plugin_image"),
-                workload_image=self.facts.get("workload_image"),
+                workload_image=self.facts.get("workload_image") if article_workload else None,
                 gpu_compute_capability=self.facts.get("gpu_compute_capability"),
                 server_version=self.facts.get("server_version"),
             )

@@ -17,6 +17,7 @@ INSTANCE_TYPE_LABELS = ("node.kubernetes.io/instance-type", "beta.kubernetes.io/
 # Set by NVIDIA GPU feature discovery on real clusters (and by the emulator's real-GPU nodes).
 GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
 GPU_COUNT_LABEL = "nvidia.com/gpu.count"
+COMPUTE_MAJOR_LABEL, COMPUTE_MINOR_LABEL = "nvidia.com/gpu.compute.major", "nvidia.com/gpu.compute.minor"
 
 
 def node_name(node: Obj) -> str:
@@ -72,6 +73,16 @@ def expected_gpu_model(node: Obj) -> str | None:
         return str(labels[GPU_PRODUCT_LABEL]).replace("-", " ")
     entry = _size_entry(node)
     return entry.gpu_model if entry else None
+
+
+def expected_compute_capability(node: Obj) -> str | None:
+    """ "9.0": GPU feature discovery's labels, else the VM size table's GPU."""
+    labels = node["metadata"].get("labels") or {}
+    major, minor = labels.get(COMPUTE_MAJOR_LABEL), labels.get(COMPUTE_MINOR_LABEL)
+    if major is not None and minor is not None:
+        return f"{major}.{minor}"
+    entry = _size_entry(node)
+    return entry.compute_capability if entry and entry.has_gpu else None
 
 
 def natural_key(name: str) -> list[Any]:

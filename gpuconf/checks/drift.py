@@ -53,6 +53,21 @@ class DriftFinding:
             "message": self.message,
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, str | None]) -> DriftFinding:
+        """The inverse of to_dict (findings travel from xdist workers as JSON test properties)."""
+        changed_on = data.get("changed_on")
+        return cls(
+            str(data["rule_id"]),
+            str(data["article_section"]),
+            str(data["instruction"]),
+            str(data["what_changed"]),
+            date.fromisoformat(changed_on) if changed_on else None,
+            str(data["source"]),
+            str(data["observed"]),
+            str(data["message"]),
+        )
+
 
 @dataclass(frozen=True)
 class DriftRule:

@@ -260,6 +260,8 @@ def real_gpu_labels(gpus: RealGpus) -> tuple[dict[str, str], dict[str, str]]:
         LABEL_CUDA_VERSION: gpus.cuda_version,
         # As NVIDIA's GPU feature discovery labels real nodes: the GPUs installed (hidden ones too).
         "nvidia.com/gpu.count": str(gpus.count),
+        "nvidia.com/gpu.compute.major": gpus.compute_capability.split(".")[0],
+        "nvidia.com/gpu.compute.minor": gpus.compute_capability.split(".")[1],
     }
     return labels, {ANNOTATION_GPU_UUIDS: ",".join(gpus.uuids)}
 

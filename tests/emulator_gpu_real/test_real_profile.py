@@ -16,10 +16,11 @@ import pytest
 from gpuconf.emulator import profiles
 from gpuconf.emulator.cluster import ClusterOptions, ClusterThread, fast_test_options, running_cluster
 from gpuconf.emulator.runtime import images
+from tests.emulator_cluster.kubectl import KUBECTL as KUBECTL_BINARY
 
 ROOT = Path(__file__).resolve().parents[2]
 ADVERTISE_TIMEOUT_S = 30.0
-KUBECTL = str(ROOT / ".venv/bin/kubectl")
+KUBECTL = str(KUBECTL_BINARY)
 DAEMONSET = ROOT / "manifests/article/nvidia-device-plugin-ds.yaml"
 
 

@@ -114,3 +114,12 @@ def test_discovery_of_an_unreachable_cluster_is_none(tmp_path: Path) -> None:
     )
     assert discover_inventory(kubeconfig) is None
     assert discover_inventory(tmp_path / "absent") is None
+
+
+def test_compute_capability_from_feature_discovery_labels_else_the_size_table() -> None:
+    from gpuconf.nodes import expected_compute_capability
+
+    labels = {"nvidia.com/gpu.compute.major": "9", "nvidia.com/gpu.compute.minor": "0"}
+    assert expected_compute_capability(_node(labels)) == "9.0"
+    assert expected_compute_capability(_node({"node.kubernetes.io/instance-type": "Standard_NC6"})) == "3.7"
+    assert expected_compute_capability(_node({"node.kubernetes.io/instance-type": "Standard_D4s_v3"})) is None

@@ -153,6 +153,14 @@ def test_default_run_reports_retired_vm_size_drift_but_passes(suite_runs) -> Non
     drift_props = run.junit_cases()[CREATE][1].get("doc_drift", [])
     assert any("retired-vm-size" in d and "Standard_NC6" in d for d in drift_props), drift_props
     assert "retired-vm-size" in (run.reports / "summary.md").read_text()
+    # The summary's own drift list carries every finding once, whichever steps found it.
+    assert [d["rule_id"] for d in run.summary()["doc_drift"]] == [
+        "retired-vm-size",
+        "device-plugin-image-outdated",
+    ]
+    drift_section = (run.reports / "summary.md").read_text().split("## Doc drift")[1].split("##")[0]
+    assert "[retired-vm-size] VM size Standard_NC6 (Tesla K80) was retired on 2023-08-31" in drift_section
+    assert "none found" not in drift_section
     # The suite removed its objects (a leak would fail the run) and stopped its embedded cluster:
     # no process of the run (emulator, device plugin, workload) outlives it.
     assert "cleanup FAILED" not in run.stdout
