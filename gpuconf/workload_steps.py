@@ -14,9 +14,8 @@ never waits for a GPU another case still holds.
 from __future__ import annotations
 
 import functools
-import importlib
-import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,8 @@ CLEAN_UP = "clean-up-resources"
 # The handle property that switches every workload to its kind-tier manifest (fake GPUs, offline image).
 MANIFEST_VARIANT = "workload_manifests"
 CASES_RUN = "workload_cases_run"  # flow.facts key: the cases whose run step started, by id
+PLOTS = "accuracy_plots"  # flow.facts key: accuracy pictures being drawn
+PLOT_TIMEOUT_S = 60.0  # one small PNG: seconds even on a loaded machine
 
 
 def manifest_object(flow: ArticleFlow, workload: Workload) -> dict[str, Any]:
@@ -94,9 +95,6 @@ def _run(flow: ArticleFlow, case: WorkloadCase) -> StepOutcome:
     kind, name, namespace = obj["kind"], obj["metadata"]["name"], obj["metadata"]["namespace"]
     flow.kube.create(obj)
     flow.created.append((kind, name, namespace))
-    if flow.reports_dir and case.workload.trains:
-        # The accuracy plot needs matplotlib (~0.4 s to import); import it while the workload runs.
-        _import_in_background("gpuconf.reports.plots")
     result = flow._wait(
         flow.kube.core.list_namespaced_pod,
         namespace=namespace,
@@ -165,13 +163,9 @@ def _view(flow: ArticleFlow, case: WorkloadCase) -> StepOutcome:
     )
     _record_gpu_facts(flow, assessment, expected_model)
     evidence += [f"pod {pod_name} Completed on {node_name_}", *assessment.evidence]
-    try:
-        plot = _plot(flow, assessment, pod_name)
-    except Exception as error:  # noqa: BLE001 - a report picture must not decide a GPU verdict
-        evidence.append(f"accuracy curve not plotted: {type(error).__name__}: {error}")
-    else:
-        if plot:
-            evidence.append(f"accuracy curve: {plot}")
+    plot = _plot_in_background(flow, assessment, pod_name)
+    if plot:
+        evidence.append(f"accuracy curve: {plot}")
     proof = "GPU training" if case.workload.trains else "that the GPU worked"
     assert assessment.passed, f"the logs of pod {pod_name} on {node_name_} do not prove {proof}: " + " ".join(
         assessment.problems
@@ -235,17 +229,50 @@ def _record_gpu_facts(flow: ArticleFlow, assessment: LogAssessment, expected_mod
         flow.facts.setdefault("gpu_compute_capability", discoveries[0].compute_capability)
 
 
-def _plot(flow: ArticleFlow, assessment: LogAssessment, pod: str) -> str | None:
+def _plot_in_background(flow: ArticleFlow, assessment: LogAssessment, pod: str) -> Path | None:
+    """Start drawing the accuracy curve on a thread; returns the PNG's path.
+
+    matplotlib takes ~0.4 s to import and the picture decides no verdict, so it is drawn while the suite
+    goes on; finish_plots() waits for it before the run ends and reports a picture that failed."""
     if not flow.reports_dir or not assessment.accuracy_points:
         return None
-    from gpuconf.reports.plots import plot_accuracy
+    path = flow.reports_dir / f"accuracy-{pod}.png"
+    title = f"{pod}: accuracy by step ({flow.handle.backend})"
 
-    path = plot_accuracy(
-        assessment.accuracy_points,
-        flow.reports_dir / f"accuracy-{pod}.png",
-        f"{pod}: accuracy by step ({flow.handle.backend})",
-    )
-    return str(path)
+    def draw() -> None:
+        from gpuconf.reports.plots import plot_accuracy
+
+        plot_accuracy(assessment.accuracy_points, path, title)
+
+    flow.facts.setdefault(PLOTS, []).append(_Plot(path, draw))
+    return path
+
+
+class _Plot:
+    """One picture being drawn on its own thread; `error` says why it failed."""
+
+    def __init__(self, path: Path, draw: Callable[[], None]) -> None:
+        self.path, self.error = path, ""
+        self.thread = threading.Thread(target=self._run, args=(draw,), name=f"plot-{path.name}", daemon=True)
+        self.thread.start()
+
+    def _run(self, draw: Callable[[], None]) -> None:
+        try:
+            draw()
+        except Exception as error:  # noqa: BLE001 - reported by finish_plots
+            self.error = f"{type(error).__name__}: {error}"
+
+
+def finish_plots(flow: ArticleFlow, timeout_s: float = PLOT_TIMEOUT_S) -> list[str]:
+    """Wait for the accuracy pictures still being drawn; one line per picture that is missing."""
+    problems = []
+    for plot in flow.facts.pop(PLOTS, []):
+        plot.thread.join(timeout_s)
+        if plot.thread.is_alive():
+            problems.append(f"accuracy curve {plot.path} not written within {timeout_s:.0f}s")
+        elif plot.error:
+            problems.append(f"accuracy curve {plot.path} not written: {plot.error}")
+    return problems
 
 
 # clean-up-resources ---------------------------------------------------------------------------
@@ -276,20 +303,3 @@ def workloads_cleaned_up(flow: ArticleFlow) -> None:
     cases: list[WorkloadCase] = list(flow.facts.get(CASES_RUN, {}).values())
     for case in cases:
         flow.require(CLEAN_UP, functools.partial(clean_up_resources, flow, case))
-
-
-def _import_in_background(module: str) -> None:
-    """Start importing `module` on a daemon thread, so a later import of it finds it done.
-
-    Used while the suite only waits (on a watch) for the cluster. A failure here is dropped on
-    purpose: the later, real import raises it where it belongs."""
-    if module in sys.modules:
-        return
-
-    def run() -> None:
-        try:
-            importlib.import_module(module)
-        except BaseException:  # noqa: BLE001 - the real import reports it
-            pass
-
-    threading.Thread(target=run, name=f"import-{module}", daemon=True).start()
