@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from gpuconf.backends.base import PLUGIN_RESTART, RUNS_CONTAINERS, Backend, BackendUnavailable, ClusterHandle
-from gpuconf.settings import SuiteSettings
+from gpuconf.settings import ARTICLE_VM_SIZE, SuiteSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGES = {
@@ -24,6 +24,9 @@ IMAGES = {
 }
 DOCKER_CHECK_TIMEOUT_S = 10
 BUILD_TIMEOUT_S = 900
+KIND_QUERY_TIMEOUT_S = 30
+# What every kind node is labelled with (gpuconf.nodes reads these): the article's NC6, one GPU.
+NODE_LABELS = {"node.kubernetes.io/instance-type": ARTICLE_VM_SIZE, "accelerator": "nvidia"}
 
 
 def docker_available() -> str | None:
@@ -59,6 +62,7 @@ class KindBackend(Backend):
         self.settings = options
         self.cluster_name = cluster_name
         self.cluster: Any = None  # pytest_kind.KindCluster once created
+        self.created = False  # this run created the kind cluster (else it reused the user's)
 
     def provision(self) -> ClusterHandle:
         missing = docker_available()
@@ -69,9 +73,16 @@ class KindBackend(Backend):
         for command in build_commands():
             subprocess.run(command, check=True, timeout=BUILD_TIMEOUT_S)
         self.cluster = KindCluster(self.cluster_name)
-        self.cluster.create()
+        self.cluster.ensure_kind()  # pytest-kind fetches the kind binary here if it has none
+        self.created = self.cluster_name not in existing_clusters(Path(self.cluster.kind_path))
+        self.cluster.create()  # reuses a cluster of that name
         for tag in IMAGES:
             self.cluster.load_docker_image(tag)
+        # kind nodes carry no cloud labels: make each one look like the article's GPU node (one K80,
+        # which is what manifests/kind/fake-device-plugin-ds.yaml advertises), so the suite checks it.
+        self.cluster.kubectl(
+            "label", "nodes", "--all", "--overwrite", *(f"{k}={v}" for k, v in NODE_LABELS.items())
+        )
         return ClusterHandle(
             backend=self.name,
             kubeconfig=Path(self.cluster.kubeconfig_path),
@@ -82,10 +93,19 @@ class KindBackend(Backend):
                 "plugin_manifest": str(ROOT / "manifests" / "kind" / "fake-device-plugin-ds.yaml"),
                 # ... and every workload its kind variant (the offline image runs them on fake GPUs).
                 "workload_manifests": "kind",
+                "kind_cluster": f"{self.cluster_name} ({'created' if self.created else 'reused'})",
             },
         )
 
     def teardown(self) -> None:
-        if self.cluster is not None and not self.settings.keep_cluster:
+        """Delete the kind cluster only if this run created it (a reused one is the user's)."""
+        if self.cluster is not None and self.created and not self.settings.keep_cluster:
             self.cluster.delete()
         self.cluster = None
+
+
+def existing_clusters(kind_binary: Path) -> list[str]:
+    done = subprocess.run(
+        [str(kind_binary), "get", "clusters"], capture_output=True, text=True, timeout=KIND_QUERY_TIMEOUT_S
+    )
+    return done.stdout.split() if done.returncode == 0 else []
