@@ -190,16 +190,26 @@ class AksProvisioner:
         return Provisioned(group, name, kubeconfig, True, pools, sizes, dict(cluster.tags or {}))
 
     # -- teardown ----------------------------------------------------------------------------------
-    def teardown(self) -> None:
-        """Delete pools, then the cluster, then the group (unless --keep-cluster); drop the kubeconfig."""
+    def close(self) -> None:
+        """Leave everything in Azure (--keep-cluster) and say what was left; drop only the local
+        kubeconfig. Nothing is deleted through ARM, whatever the settings."""
         try:
-            if self.created and self.settings.keep_cluster:
+            if self.created:
                 kept = ", ".join(f"{c.kind} {c.name}" for c in self.created)
                 self.progress.line(
                     f"--keep-cluster: leaving {kept} (expires-at tag set; the janitor removes it)"
                 )
                 self.created = []
-            elif self.created:
+        finally:
+            self._kubeconfig.remove()
+
+    def teardown(self) -> None:
+        """Delete pools, then the cluster, then the group (unless --keep-cluster); drop the kubeconfig."""
+        if self.settings.keep_cluster:
+            self.close()
+            return
+        try:
+            if self.created:
                 try:
                     self._delete_created()
                 except KeyboardInterrupt:

@@ -106,10 +106,22 @@ class AksBackend(Backend):
             if self._provisioner is not None:
                 self._provisioner.teardown()
         finally:
-            if self._clients is not None:
-                self._clients.close()
-                self._clients = None
-            self._restore_sigterm()
+            self._release_local()
+
+    def close(self) -> None:
+        """--keep-cluster: leave the cluster in Azure, but remove the kubeconfig file and close the
+        ARM clients (and give SIGTERM back)."""
+        try:
+            if self._provisioner is not None:
+                self._provisioner.close()
+        finally:
+            self._release_local()
+
+    def _release_local(self) -> None:
+        if self._clients is not None:
+            self._clients.close()
+            self._clients = None
+        self._restore_sigterm()
 
     def _trap_sigterm(self) -> None:
         # signal handlers can only be installed from the main thread (xdist workers run there too).

@@ -88,3 +88,9 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def teardown(self) -> None:
         """Remove what provision() created (idempotent; safe after a partial provision)."""
+
+    def close(self) -> None:
+        """--keep-cluster: leave the cluster running but release what this process holds locally
+        (credential files, SDK clients, signal handlers). Deletes nothing remote; idempotent.
+        Backends holding nothing local need not override it."""
+        return None

@@ -3,24 +3,34 @@
 pytest-kind has no lock, so xdist workers race to create and delete the same cluster (REFERENCE §8).
 Here a file lock guards a small state file: the first worker to arrive provisions and records the
 cluster (kubeconfig, capabilities, how to tear it down); later workers reuse it and count themselves
-in; the last to leave tears it down. Without xdist the same code runs with one participant.
+in; the last to leave tears it down (with --keep-cluster: only releases what its process holds) and
+removes the run directory. Without xdist the same code runs with one participant.
+
+Removing the directory is safe for a worker that is still waiting on the lock: the lock is a flock()
+on `cluster.lock`, and whoever gets it checks that the path still names the very file it locked; if
+the last user removed it meanwhile, the waiter starts over with a fresh directory (and finds no
+cluster, so it provisions one, as any newcomer after the end of a run would).
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import json
 import os
 import tempfile
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from filelock import FileLock
 
 from gpuconf.backends.base import Backend, ClusterHandle
 from gpuconf.settings import SuiteSettings
 
 LOCK_TIMEOUT_S = 900.0  # provisioning AKS can take this long while other workers wait
+LOCK_RETRY_INTERVAL_S = 0.05  # flock() has no timeout of its own: try again this often until LOCK_TIMEOUT_S
 
 
 def make_backend(settings: SuiteSettings, config: Any = None) -> Backend:
@@ -41,6 +51,55 @@ def make_backend(settings: SuiteSettings, config: Any = None) -> Backend:
     return AksBackend(config if config is not None else settings)
 
 
+@contextlib.contextmanager
+def run_lock(path: Path, timeout_s: float = LOCK_TIMEOUT_S) -> Iterator[None]:
+    """Hold an exclusive flock() on `path` (creating it and its directory), bounded by `timeout_s`.
+
+    While we waited, the holder may have removed the file and its directory (the last user of a
+    run): our lock is then on a file nobody else will open, so start over on a fresh one.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        fd = _open_lock_file(path)
+        try:
+            if fd is not None and _flock_before(fd, deadline) and _same_file(fd, path):
+                yield
+                return
+        finally:
+            if fd is not None:
+                os.close(fd)  # closing releases the flock
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"could not lock {path} within {timeout_s:g}s (another test process holds it)")
+
+
+def _open_lock_file(path: Path) -> int | None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except FileNotFoundError:  # the last user removed the directory between mkdir and open
+        return None
+
+
+def _flock_before(fd: int, deadline: float) -> bool:
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(LOCK_RETRY_INTERVAL_S)
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        named = os.stat(path)
+    except FileNotFoundError:
+        return False
+    held = os.fstat(fd)
+    return (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino)
+
+
 @dataclass
 class SharedCluster:
     """One cluster per test run, however many xdist workers take part."""
@@ -50,21 +109,27 @@ class SharedCluster:
     config: Any = None
 
     def __post_init__(self) -> None:
-        base = Path(tempfile.gettempdir()) / f"gpuconf-run-{self.run_id}"
-        base.mkdir(parents=True, exist_ok=True)
-        self.state_path = base / "cluster.json"
-        self.lock = FileLock(str(base / "cluster.lock"))
+        # Created when the lock is first taken, removed by the last user: nothing is left in /tmp.
+        self.run_dir = Path(tempfile.gettempdir()) / f"gpuconf-run-{self.run_id}"
+        self.state_path = self.run_dir / "cluster.json"
+        self.lock_path = self.run_dir / "cluster.lock"
         self.backend: Backend | None = None
 
     def acquire(self) -> ClusterHandle:
-        with self.lock.acquire(timeout=LOCK_TIMEOUT_S):
+        with run_lock(self.lock_path):
             state = self._read()
             if state and state.get("handle"):
                 state["users"] += 1
                 self._write(state)
                 return _handle_from_dict(state["handle"])
-            self.backend = make_backend(self.settings, self.config)
-            handle = self.backend.provision()
+            try:
+                self.backend = make_backend(self.settings, self.config)
+                handle = self.backend.provision()
+            except BaseException:
+                # Unavailable, doc drift, Ctrl-C: there is no cluster and no user (the backend
+                # cleaned up its own part); a later participant starts afresh.
+                self._remove_run_dir()
+                raise
             spec = self.backend.teardown_spec() if hasattr(self.backend, "teardown_spec") else {}
             self._write(
                 {"users": 1, "handle": _handle_to_dict(handle), "owner_pid": os.getpid(), "spec": spec}
@@ -72,24 +137,43 @@ class SharedCluster:
             return handle
 
     def release(self) -> None:
-        """Leave; the last participant tears the cluster down (unless --keep-cluster)."""
-        with self.lock.acquire(timeout=LOCK_TIMEOUT_S):
+        """Leave; the last participant tears the cluster down (with --keep-cluster it only releases
+        what its own process holds: files, clients) and removes the run directory."""
+        with run_lock(self.lock_path):
             state = self._read()
-            if not state:
-                return
-            state["users"] -= 1
-            if state["users"] > 0:
-                self._write(state)
-                return
-            self.state_path.unlink(missing_ok=True)
-            if self.settings.keep_cluster:
-                return
-            if self.backend is not None:
-                self.backend.teardown()
-            elif self.settings.cluster == "emulated":
-                from gpuconf.backends.emulated import teardown_from_spec
+            if state:
+                state["users"] -= 1
+                if state["users"] > 0:
+                    self._write(state)
+                    return
+            try:
+                if state:
+                    self._finish(state)
+            finally:
+                self._remove_run_dir()
 
-                teardown_from_spec(state.get("spec", {}))
+    def _finish(self, state: dict[str, Any]) -> None:
+        if self.settings.keep_cluster:
+            if self.backend is not None:
+                self.backend.close()
+            return
+        if self.backend is not None:
+            self.backend.teardown()
+        elif self.settings.cluster == "emulated":
+            from gpuconf.backends.emulated import teardown_from_spec
+
+            teardown_from_spec(state.get("spec", {}))
+
+    def _remove_run_dir(self) -> None:
+        """With the lock held: remove the state, the lock file and the directory. A newcomer that
+        already created its own lock file there keeps the directory (and removes it when it leaves)."""
+        for path in (self.state_path, self.state_path.with_suffix(".tmp"), self.lock_path):
+            path.unlink(missing_ok=True)
+        try:
+            self.run_dir.rmdir()
+        except OSError as err:
+            if err.errno not in (errno.ENOENT, errno.ENOTEMPTY, errno.EEXIST):
+                raise
 
     def _read(self) -> dict[str, Any] | None:
         if not self.state_path.exists():

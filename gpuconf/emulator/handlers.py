@@ -392,6 +392,7 @@ async def _watch(server: ApiServer, request: web.Request, target: Target) -> web
     if target.name is not None:  # the legacy single-object watch path: a watch narrowed to that name
         field_selector = ",".join(f for f in (field_selector, f"metadata.name={target.name}") if f)
     initial: list[Obj] = []
+    start_rv = 0
     error_event: WatchEvent | None = None
     # Listing and subscribing happen in one synchronous step: no change can fall between them.
     if send_initial or not since:
@@ -444,9 +445,11 @@ async def _watch(server: ApiServer, request: web.Request, target: Target) -> web
             )
             headers = False
         if send_initial:
-            await response.write(
-                _bookmark(rt, server.store.resource_version, initial_events_end=True).encoded()
-            )
+            # The resourceVersion the initial events were listed at, not the store's current one:
+            # changes made while they were being sent are queued in `sub` and follow the bookmark,
+            # so a client that resumes from it (KEP-3157 watch-list) replays them instead of
+            # skipping them.
+            await response.write(_bookmark(rt, start_rv, initial_events_end=True).encoded())
         deadline = time.monotonic() + timeout
         while not server.stopping.is_set():
             remaining = deadline - time.monotonic()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ class RecordingKubelet:
         self._server: grpc.aio.Server | None = None
         self._channels: list[grpc.aio.Channel] = []
         self._streams: list[asyncio.Task[None]] = []
+        self._retired: list[grpc.aio.Server] = []  # replaced by replace_socket_atomically, still serving
 
     @property
     def socket(self) -> Path:
@@ -64,12 +66,38 @@ class RecordingKubelet:
         if self._server is not None:
             await self._server.stop(grace=None)
             self._server = None
+        for retired in self._retired:
+            await retired.stop(grace=None)
+        self._retired.clear()
         with contextlib.suppress(FileNotFoundError):
             self.socket.unlink()
 
     async def restart(self) -> None:
         await self.stop()
         await self.start()
+
+    async def replace_socket_atomically(self, *, mtime_ns: int | None = None) -> None:
+        """A new kubelet whose socket takes the old one's path in one rename(), so a stat() poller never
+        sees the path missing (unlike `restart`); `mtime_ns` sets the new socket's mtime first.
+
+        The old server keeps running on its now-unlinked socket until `stop()`: grpc unlinks a unix
+        socket's path when its server stops, which would remove the new socket instead.
+        """
+        for task in self._streams:
+            task.cancel()
+        await asyncio.gather(*self._streams, return_exceptions=True)
+        self._streams.clear()
+        staged = self.socket_dir / "kubelet.sock.new"
+        server = grpc.aio.server()
+        pb2_grpc.add_RegistrationServicer_to_server(_Registration(self), server)
+        server.add_insecure_port(f"unix://{staged}")
+        await server.start()
+        if mtime_ns is not None:
+            os.utime(staged, ns=(mtime_ns, mtime_ns))
+        os.rename(staged, self.socket)
+        assert self._server is not None
+        self._retired.append(self._server)
+        self._server = server
 
     async def _on_register(self, request: Any) -> None:
         registration = Registration(request, time.perf_counter())

@@ -5,17 +5,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import grpc
 import pytest
 
-from gpuconf.deviceplugin import ConfigError, DevicePlugin, PluginConfig
+from gpuconf.deviceplugin import ConfigError, DevicePlugin, PluginConfig, statpoller
 from gpuconf.deviceplugin.api import HEALTHY, UNHEALTHY, VERSION, pb2
 from tests.deviceplugin.recording_kubelet import RecordingKubelet
 
 STEP_TIMEOUT_S = 5.0  # each observable step; the plugin needs ~0.1 s at most
+SAME_INODE = 4242  # what the patched stat signature reports for every file
 
 
 @contextlib.asynccontextmanager
@@ -184,6 +186,53 @@ def test_survives_absent_kubelet_and_reregisters_when_kubelet_socket_is_recreate
                 )
             assert (d / "nvidia-gpu.sock").exists()
         assert not (d / "nvidia-gpu.sock").exists()
+        await kubelet.stop()
+
+    scenario(body, socket_dir)
+
+
+def test_reregisters_when_kubelet_socket_is_recreated_with_the_same_inode_number(
+    socket_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A re-created file often gets its old inode number back; only the change time tells it apart.
+
+    The stat signature is made to report one inode number for kubelet.sock whatever the file, and
+    the new socket is renamed over the old path with the old mtime: a poller that compared the inode
+    (or mtime, or size) alone would never see the new kubelet.
+    """
+    real_signature = statpoller.signature
+    monkeypatch.setattr(
+        statpoller,
+        "signature",
+        lambda path: None if (sig := real_signature(path)) is None else (SAME_INODE, *sig[1:]),
+    )
+
+    async def body(d: Path) -> None:
+        kubelet = RecordingKubelet(d)
+        await kubelet.start()
+        plugin = DevicePlugin(PluginConfig(socket_dir=d, devices=1))
+        async with running(plugin):
+            await kubelet.wait_until(
+                lambda: kubelet.allocatable() == 1, timeout=STEP_TIMEOUT_S, describe="list"
+            )
+            before, seen_before = os.stat(kubelet.socket), statpoller.signature(kubelet.socket)
+            await kubelet.replace_socket_atomically(mtime_ns=before.st_mtime_ns)
+            after, seen_after = os.stat(kubelet.socket), statpoller.signature(kubelet.socket)
+            # The premise: a new file (another real inode) whose signature differs only in change time.
+            assert after.st_ino != before.st_ino
+            assert seen_before is not None and seen_after is not None
+            assert seen_before[0] == seen_after[0] == SAME_INODE
+            assert (after.st_mtime_ns, after.st_size) == (before.st_mtime_ns, before.st_size)
+            assert after.st_ctime_ns != before.st_ctime_ns
+            await kubelet.wait_until(
+                lambda: len(kubelet.registrations) == 2, timeout=STEP_TIMEOUT_S, describe="re-registration"
+            )
+            await kubelet.wait_until(
+                lambda: kubelet.allocatable() == 1,
+                timeout=STEP_TIMEOUT_S,
+                describe="list after re-registration",
+            )
+            assert plugin.registrations == 2
         await kubelet.stop()
 
     scenario(body, socket_dir)

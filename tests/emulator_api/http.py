@@ -37,8 +37,25 @@ def request(
 class WatchStream:
     """An open watch: read events one line at a time with a bounded wait for each."""
 
-    def __init__(self, url: str, path: str, *, timeout: float = REQUEST_TIMEOUT_S, accept: str = "") -> None:
+    def __init__(
+        self,
+        url: str,
+        path: str,
+        *,
+        timeout: float = REQUEST_TIMEOUT_S,
+        accept: str = "",
+        receive_buffer: int | None = None,
+    ) -> None:
+        """`receive_buffer`: a fixed SO_RCVBUF for the client socket (set before connecting, so the
+        kernel neither autotunes it nor advertises a bigger window): a client that reads slowly."""
         self.conn = connect(url, timeout)
+        if receive_buffer is not None:
+            parts = urlsplit(url)
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+            sock.settimeout(timeout)
+            sock.connect((parts.hostname, parts.port))
+            self.conn.sock = sock  # http.client uses a socket already set instead of connecting
         self.conn.request("GET", path, headers={"Accept": accept} if accept else {})
         self.response = self.conn.getresponse()
 

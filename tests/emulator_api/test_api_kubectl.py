@@ -1,20 +1,30 @@
-"""Real kubectl (v1.37, fresh --cache-dir per test) drives the embedded API server."""
+"""Real kubectl (fresh --cache-dir per test) drives the embedded API server: every test runs with the
+pinned v1.37 and, where one is on PATH, another kubectl version (ids `kubectl-<version>`)."""
 
 from __future__ import annotations
 
 import json
 import queue
+import re
 import subprocess
 import threading
 import urllib.error
 import urllib.request
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from gpuconf.emulator import store as store_module
 from gpuconf.emulator.testing import ServerHandle
-from tests.emulator_api.conftest import CASCADE_TIMEOUT_S, DAEMONSET_MANIFEST, JOB_MANIFEST, WATCH_TIMEOUT_S
+from tests.emulator_api.conftest import (
+    CASCADE_TIMEOUT_S,
+    DAEMONSET_MANIFEST,
+    JOB_MANIFEST,
+    WATCH_TIMEOUT_S,
+    wait_for_open_watch,
+)
 from tests.emulator_api.file_logs import FileLogProvider
-from tests.emulator_cluster.kubectl import KUBECTL, Kubectl
+from tests.emulator_cluster.kubectl import Kubectl
 
 DS = "daemonset/nvidia-device-plugin-daemonset"
 
@@ -107,17 +117,9 @@ def test_job_table_and_pod_status_column(kubectl: Kubectl, api_server: ServerHan
 
 def test_kubectl_wait_sees_a_status_change(kubectl: Kubectl, api_server: ServerHandle):
     kubectl.run("apply", "-f", str(JOB_MANIFEST))
-    argv = [
-        str(KUBECTL),
-        "--kubeconfig",
-        str(kubectl.kubeconfig),
-        "--cache-dir",
-        str(kubectl.cache_dir),
-        "wait",
-        "--for=condition=Complete",
-        "job/samples-tf-mnist-demo",
-        f"--timeout={WATCH_TIMEOUT_S:g}s",
-    ]
+    argv = kubectl.argv(
+        "wait", "--for=condition=Complete", "job/samples-tf-mnist-demo", f"--timeout={WATCH_TIMEOUT_S:g}s"
+    )
     with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as waiter:
         store = api_server.server.store
         job = api_server.call(store.get, "jobs", "samples-tf-mnist-demo", namespace="default")
@@ -135,16 +137,7 @@ def _read_lines(stream, sink: queue.Queue) -> None:
 
 def test_kubectl_get_watch_prints_new_objects(kubectl: Kubectl):
     kubectl.run("create", "configmap", "first")
-    argv = [
-        str(KUBECTL),
-        "--kubeconfig",
-        str(kubectl.kubeconfig),
-        "--cache-dir",
-        str(kubectl.cache_dir),
-        "get",
-        "configmaps",
-        "--watch",
-    ]
+    argv = kubectl.argv("get", "configmaps", "--watch")
     with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as watcher:
         lines: queue.Queue[str] = queue.Queue()
         threading.Thread(target=_read_lines, args=(watcher.stdout, lines), daemon=True).start()
@@ -162,17 +155,7 @@ def test_kubectl_get_jobs_watch_shows_completion_as_in_the_article(
     kubectl: Kubectl, api_server: ServerHandle
 ):
     kubectl.run("apply", "-f", str(JOB_MANIFEST))
-    argv = [
-        str(KUBECTL),
-        "--kubeconfig",
-        str(kubectl.kubeconfig),
-        "--cache-dir",
-        str(kubectl.cache_dir),
-        "get",
-        "jobs",
-        "samples-tf-mnist-demo",
-        "--watch",
-    ]
+    argv = kubectl.argv("get", "jobs", "samples-tf-mnist-demo", "--watch")
     with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as watcher:
         lines: queue.Queue[str] = queue.Queue()
         threading.Thread(target=_read_lines, args=(watcher.stdout, lines), daemon=True).start()
@@ -183,6 +166,8 @@ def test_kubectl_get_jobs_watch_shows_completion_as_in_the_article(
                 "Running",
                 "0/1",
             ]
+            # That row came from kubectl's GET; its watch may not have reached the server yet.
+            wait_for_open_watch(api_server, "jobs")
             store = api_server.server.store
             job = api_server.call(store.get, "jobs", "samples-tf-mnist-demo", namespace="default")
             job["status"] = {
@@ -259,16 +244,7 @@ def test_kubectl_logs_follow_streams_until_the_container_stops(
     _pod(kubectl, "trainer", ["main"])
     logs.write("default", "trainer", "main", "line 1\n")
     logs.running.add(("default", "trainer", "main"))
-    argv = [
-        str(KUBECTL),
-        "--kubeconfig",
-        str(kubectl.kubeconfig),
-        "--cache-dir",
-        str(kubectl.cache_dir),
-        "logs",
-        "-f",
-        "trainer",
-    ]
+    argv = kubectl.argv("logs", "-f", "trainer")
     with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as follower:
         lines: queue.Queue[str] = queue.Queue()
         threading.Thread(target=_read_lines, args=(follower.stdout, lines), daemon=True).start()
@@ -341,3 +317,137 @@ def test_kubectl_apply_rejects_unknown_fields_on_the_server(kubectl: Kubectl):
     assert done.returncode != 0
     assert 'strict decoding error: unknown field "dataa"' in done.stderr
     assert kubectl.run("get", "configmap", "typo", check=False).returncode != 0
+
+
+# Table output: kubectl prints the server's Table (as=Table) columns; ages are computed from
+# timestamps, so the objects here are made 10 days (and events 12 days) old to have exact values.
+def _ago(**delta: float) -> str:
+    return (datetime.now(UTC) - timedelta(**delta)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _created_long_ago(api_server: ServerHandle, monkeypatch, resource: str, body: dict, **where: str) -> dict:
+    """Create through the store with a creationTimestamp 10 days and 1 hour in the past (AGE 10d)."""
+    moment = _ago(days=10, hours=1)
+    with monkeypatch.context() as patched:
+        patched.setattr(store_module, "now_rfc3339", lambda clock_offset=0.0: moment)
+        return api_server.call(api_server.server.store.create, resource, body, **where)
+
+
+def _table(text: str) -> tuple[list[str], list[dict[str, str]]]:
+    """kubectl's aligned table as (header names, rows by header name): columns start where the
+    header's names start (names and cells may hold single spaces; columns are 3+ spaces apart)."""
+    header, *lines = text.rstrip("\n").splitlines()
+    starts = [(m.start(), m.group()) for m in re.finditer(r"\S+(?: \S+)*", header)]
+    bounds = [
+        (start, starts[i + 1][0] if i + 1 < len(starts) else None, name)
+        for i, (start, name) in enumerate(starts)
+    ]
+    rows = [{name: line[start:end].strip() for start, end, name in bounds} for line in lines]
+    return [name for _, name in starts], rows
+
+
+def test_get_nodes_shows_status_roles_age_and_version(
+    kubectl: Kubectl, api_server: ServerHandle, monkeypatch
+):
+    ready = {
+        "metadata": {
+            "name": "aks-nodepool1-28993262-0",
+            "labels": {"kubernetes.azure.com/role": "agent", "node-role.kubernetes.io/agent": ""},
+        },
+        "status": {
+            "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}],
+            "addresses": [{"type": "InternalIP", "address": "10.240.0.4"}],
+            "nodeInfo": {
+                "kubeletVersion": "v1.31.2",
+                "osImage": "Ubuntu 22.04.5 LTS",
+                "kernelVersion": "5.15.0-1074-azure",
+                "containerRuntimeVersion": "containerd://1.7.23-1",
+            },
+        },
+    }
+    cordoned = {
+        "metadata": {"name": "aks-gpu-28993262-1"},
+        "spec": {"unschedulable": True},
+        "status": {
+            "conditions": [{"type": "Ready", "status": "False", "reason": "KubeletNotReady"}],
+            "nodeInfo": {"kubeletVersion": "v1.31.2"},
+        },
+    }
+    for node in (ready, cordoned):
+        _created_long_ago(api_server, monkeypatch, "nodes", node)
+    columns, rows = _table(kubectl.out("get", "nodes"))
+    assert columns == ["NAME", "STATUS", "ROLES", "AGE", "VERSION"]
+    assert rows == [
+        {"NAME": "aks-gpu-28993262-1", "STATUS": "NotReady,SchedulingDisabled", "ROLES": "<none>",
+         "AGE": "10d", "VERSION": "v1.31.2"},
+        {"NAME": "aks-nodepool1-28993262-0", "STATUS": "Ready", "ROLES": "agent", "AGE": "10d",
+         "VERSION": "v1.31.2"},
+    ]  # fmt: skip
+    columns, rows = _table(kubectl.out("get", "node", "aks-nodepool1-28993262-0", "-o", "wide"))
+    assert columns == ["NAME", "STATUS", "ROLES", "AGE", "VERSION", "INTERNAL-IP", "EXTERNAL-IP", "OS-IMAGE",
+                       "KERNEL-VERSION", "CONTAINER-RUNTIME"]  # fmt: skip
+    assert rows == [
+        {"NAME": "aks-nodepool1-28993262-0", "STATUS": "Ready", "ROLES": "agent", "AGE": "10d",
+         "VERSION": "v1.31.2", "INTERNAL-IP": "10.240.0.4", "EXTERNAL-IP": "<none>",
+         "OS-IMAGE": "Ubuntu 22.04.5 LTS", "KERNEL-VERSION": "5.15.0-1074-azure",
+         "CONTAINER-RUNTIME": "containerd://1.7.23-1"},
+    ]  # fmt: skip
+
+
+def test_get_namespaces_shows_status_and_age(kubectl: Kubectl, api_server: ServerHandle, monkeypatch):
+    for name in ("gpu-resources", "leaving"):
+        _created_long_ago(api_server, monkeypatch, "namespaces", {"metadata": {"name": name}})
+    # A configmap held by a finalizer keeps its namespace Terminating.
+    held = {"metadata": {"name": "held", "finalizers": ["example.com/hold"]}}
+    api_server.call(api_server.server.store.create, "configmaps", held, namespace="leaving")
+    kubectl.run("delete", "namespace", "leaving", "--wait=false")
+    columns, rows = _table(kubectl.out("get", "namespaces"))
+    assert columns == ["NAME", "STATUS", "AGE"]
+    assert [(r["NAME"], r["STATUS"]) for r in rows] == [
+        ("default", "Active"),
+        ("gpu-resources", "Active"),
+        ("kube-node-lease", "Active"),
+        ("kube-public", "Active"),
+        ("kube-system", "Active"),
+        ("leaving", "Terminating"),
+    ]
+    ages = {r["NAME"]: r["AGE"] for r in rows}
+    assert (ages["gpu-resources"], ages["leaving"]) == ("10d", "10d")
+    assert _table(kubectl.out("get", "ns", "gpu-resources"))[1] == [
+        {"NAME": "gpu-resources", "STATUS": "Active", "AGE": "10d"}
+    ]
+
+
+def test_get_events_shows_last_seen_type_reason_object_and_message(
+    kubectl: Kubectl, api_server: ServerHandle
+):
+    def event(
+        name: str, severity: str, reason: str, about: tuple[str, str], message: str, count: int
+    ) -> dict:
+        return {
+            "metadata": {"name": name},
+            "involvedObject": {"kind": about[0], "name": about[1], "namespace": "default"},
+            "type": severity,
+            "reason": reason,
+            "message": message,
+            "count": count,
+            "firstTimestamp": _ago(days=12, hours=1),
+            "lastTimestamp": _ago(days=10, hours=1),
+            "source": {"component": "default-scheduler"},
+        }
+
+    waiting = "0/1 nodes are available: 1 Insufficient nvidia.com/gpu."
+    created = "Created pod: samples-tf-mnist-demo-x7k2p"
+    for body in (
+        event("gpu-waiter.1", "Warning", "FailedScheduling", ("Pod", "gpu-waiter"), waiting, 3),
+        event("mnist.1", "Normal", "SuccessfulCreate", ("Job", "samples-tf-mnist-demo"), created, 1),
+    ):
+        api_server.call(api_server.server.store.create, "events", body, namespace="default")
+    columns, rows = _table(kubectl.out("get", "events"))
+    assert columns == ["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
+    assert sorted(rows, key=lambda r: r["OBJECT"]) == [
+        {"LAST SEEN": "10d", "TYPE": "Normal", "REASON": "SuccessfulCreate",
+         "OBJECT": "job/samples-tf-mnist-demo", "MESSAGE": created},
+        {"LAST SEEN": "10d (x3 over 12d)", "TYPE": "Warning", "REASON": "FailedScheduling",
+         "OBJECT": "pod/gpu-waiter", "MESSAGE": waiting},
+    ]  # fmt: skip

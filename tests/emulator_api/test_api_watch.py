@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 from gpuconf.emulator.testing import ServerHandle
@@ -64,6 +65,57 @@ def test_send_initial_events_ends_with_the_marked_bookmark(api_server: ServerHan
     assert bookmark["kind"] == "ConfigMap"
     status, _, body = request(api_server.url, "GET", f"{CMS}?watch=true&sendInitialEvents=true")
     assert status == 422 and "sendInitialEvents" in body["message"]
+
+
+# Enough initial state that the server cannot have sent it all before the client reads: the
+# client's receive buffer is pinned small, so the server's writes stall on a full socket while
+# other requests (the concurrent writes) are served.
+BIG_OBJECTS, BIG_VALUE_BYTES, CLIENT_RCVBUF_BYTES = 48, 256 * 1024, 16 * 1024
+LATE_WRITES = 20
+WRITER_TIMEOUT_S = 30.0
+
+
+def test_resuming_from_the_initial_events_end_bookmark_loses_no_concurrent_write(api_server: ServerHandle):
+    value = "x" * BIG_VALUE_BYTES
+    store = api_server.server.store
+    for i in range(BIG_OBJECTS):
+        body = {"metadata": {"name": f"big-{i:02d}"}, "data": {"v": value}}
+        listed_at = _rv(api_server.call(store.create, "configmaps", body, namespace="default"))
+    path = (
+        f"{CMS}?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true"
+    )
+    late = [f"late-{i:02d}" for i in range(LATE_WRITES)]
+    written: list[int] = []
+    with WatchStream(api_server.url, path, receive_buffer=CLIENT_RCVBUF_BYTES) as stream:
+        # Headers arrived: the server has listed the state and subscribed. While it is still
+        # pushing the initial events into a full socket, another client writes.
+        writer = threading.Thread(target=lambda: written.extend(_rv(_create(api_server, n)) for n in late))
+        writer.start()
+        writer.join(WRITER_TIMEOUT_S)
+        assert not writer.is_alive(), f"the concurrent writes did not finish within {WRITER_TIMEOUT_S}s"
+        initial = [stream.next() for _ in range(BIG_OBJECTS)]
+        bookmark = stream.next()
+        after = [e for e in (stream.next() for _ in range(LATE_WRITES)) if e["type"] != "BOOKMARK"]
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in initial] == [
+        ("ADDED", f"big-{i:02d}") for i in range(BIG_OBJECTS)
+    ]
+    assert bookmark["type"] == "BOOKMARK"
+    assert bookmark["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
+    # The bookmark names the state the initial events represent (KEP-3157: "the ResourceVersion
+    # corresponding to the set of objects"), not whatever the store reached meanwhile ...
+    assert _rv(bookmark["object"]) == listed_at
+    assert written == list(range(listed_at + 1, listed_at + 1 + LATE_WRITES))
+    # ... and everything written after it follows on the same stream, in order.
+    assert [e["object"]["metadata"]["name"] for e in after] == late[: len(after)]
+    # A client that drops the connection right at the bookmark and resumes from it misses nothing.
+    _create(api_server, "sentinel")
+    with WatchStream(
+        api_server.url, f"{CMS}?watch=true&resourceVersion={_rv(bookmark['object'])}"
+    ) as resumed:
+        replayed = []
+        while not replayed or replayed[-1] != "sentinel":
+            replayed.append(resumed.next()["object"]["metadata"]["name"])
+    assert replayed == [*late, "sentinel"]
 
 
 def test_idle_watch_gets_progress_bookmarks(api_server: ServerHandle):

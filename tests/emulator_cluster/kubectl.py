@@ -1,8 +1,14 @@
-"""Real kubectl (the venv's v1.37 binary) against an emulated cluster, with a fresh discovery cache."""
+"""Real kubectl (the venv's v1.37 binary) against an emulated cluster, with a fresh discovery cache.
+
+`kubectl_binaries()` adds another kubectl found on PATH when it is a different version (e.g. a
+system or cloud-SDK kubectl), so tests can run against both.
+"""
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -22,20 +28,69 @@ def _kubectl_binary() -> Path:
 
 KUBECTL = _kubectl_binary()
 COMMAND_TIMEOUT_S = 60.0
+VERSION_TIMEOUT_S = 30.0  # `kubectl version --client` talks to no server; a loaded machine starts it slowly
+
+
+@functools.cache
+def kubectl_version(binary: Path) -> str | None:
+    """The client's gitVersion (`v1.37.1`, `v1.32.4-dispatcher`), or None if it cannot say."""
+    try:
+        done = subprocess.run(
+            [str(binary), "version", "--client", "-o", "json"],
+            capture_output=True,
+            text=True,
+            timeout=VERSION_TIMEOUT_S,
+            stdin=subprocess.DEVNULL,
+        )
+        return str(json.loads(done.stdout)["clientVersion"]["gitVersion"])
+    except (OSError, subprocess.TimeoutExpired, ValueError, KeyError, TypeError):
+        return None
+
+
+@functools.cache
+def kubectl_binaries() -> tuple[Path, ...]:
+    """The pinned kubectl, then the first other kubectl on PATH that is another file reporting
+    another version (searched past the pinned one's directory, so an activated venv does not hide
+    it). A kubectl that cannot report its client version is not counted."""
+    pinned = KUBECTL.resolve()
+    for directory in os.environ.get("PATH", "").split(os.pathsep):
+        found = shutil.which("kubectl", path=directory) if directory else None
+        if found is None or Path(found).resolve() == pinned:
+            continue
+        version = kubectl_version(Path(found))
+        if version is not None and version != kubectl_version(KUBECTL):
+            return (KUBECTL, Path(found))
+    return (KUBECTL,)
+
+
+def kubectl_id(binary: Path) -> str:
+    """A test id naming the version: `kubectl-v1.37.1`."""
+    return f"kubectl-{kubectl_version(binary) or 'unknown'}"
 
 
 class Kubectl:
-    def __init__(self, kubeconfig: Path) -> None:
+    def __init__(self, kubeconfig: Path, binary: Path = KUBECTL) -> None:
         self.kubeconfig = kubeconfig
+        self.binary = binary
         self.cache_dir = Path(tempfile.mkdtemp(prefix="kc"))
         # A fresh discovery cache per client, removed with it (kubectl caches discovery on disk).
         weakref.finalize(self, shutil.rmtree, self.cache_dir, True)
 
+    def argv(self, *args: str) -> list[str]:
+        """The full command line for `kubectl ARGS` against this cluster (for Popen)."""
+        return [
+            str(self.binary),
+            "--kubeconfig",
+            str(self.kubeconfig),
+            "--cache-dir",
+            str(self.cache_dir),
+            *args,
+        ]
+
     def run(
         self, *args: str, check: bool = True, timeout: float = COMMAND_TIMEOUT_S, stdin: str | None = None
     ) -> subprocess.CompletedProcess:
-        argv = [str(KUBECTL), "--kubeconfig", str(self.kubeconfig), "--cache-dir", str(self.cache_dir), *args]
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, input=stdin)
+        done = subprocess.run(self.argv(*args), capture_output=True, text=True, timeout=timeout, input=stdin)
         if check and done.returncode != 0:
             raise AssertionError(
                 f"kubectl {' '.join(args)} failed ({done.returncode}): {done.stderr.strip()}"

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from gpuconf.checks.workload import assess_training_log
+from gpuconf.deviceplugin import DevicePlugin, PluginConfig
 from gpuconf.workload import mnist
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -109,6 +111,45 @@ def test_every_allocated_gpu_is_announced_and_none_without_visible_devices() -> 
         for line in run("--max_steps", "10", env={**K80_ENV, "NVIDIA_VISIBLE_DEVICES": "void"})
     )
     assert not any(FOUND.match(line) for line in run("--max_steps", "10", "--device", "cpu", env=K80_ENV))
+
+
+def fake_plugin_allocation(product: str = "Tesla K80") -> dict[str, str]:
+    """What the fake device plugin's Allocate hands a container for its one GPU (no gRPC needed:
+    the servicer answers with exactly these envs)."""
+    plugin = DevicePlugin(PluginConfig(socket_dir=Path("/tmp/gpuconf-unused-socket-dir"), product=product))
+    return plugin.allocate_envs([plugin.devices[0].id])
+
+
+def workload_output(*argv: str, env: dict[str, str]) -> str:
+    """`python -m gpuconf.workload.mnist ARGV` as a container runs it; its stdout (the pod's log)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "gpuconf.workload.mnist", *argv],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", **NO_REAL_GPU, **env},
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.mark.parametrize("seed", [0, 1, 7, 42])
+def test_real_output_passes_the_suites_log_check_at_every_seed(seed: int) -> None:
+    text = workload_output("--max_steps", "500", "--seed", str(seed), env=fake_plugin_allocation())
+    assessment = assess_training_log(text, expected_gpu_model="Tesla K80", max_steps=500)
+    assert assessment.passed, assessment.problems
+    discovery, accuracy = assessment.evidence
+    assert discovery == "GPU 0: Tesla K80 (emulated), compute capability 3.7 (log line 1)"
+    assert accuracy.startswith("accuracy rose from ") and accuracy.endswith(" at step 490 over 50 points")
+    assert [step for step, _ in assessment.accuracy_points] == list(range(0, 500, 10))
+
+
+def test_a_cpu_run_fails_the_log_check_for_want_of_a_discovery_line_only() -> None:
+    text = workload_output("--max_steps", "500", "--seed", "0", env={})
+    assessment = assess_training_log(text, expected_gpu_model="Tesla K80", max_steps=500)
+    assert assessment.problems == ["no GPU discovery line in the log (the workload did not see a GPU)"]
+    assert assessment.accuracy is not None and assessment.accuracy.passed  # it did train
 
 
 def test_a_real_gpu_without_pytorch_is_reported_not_announced() -> None:

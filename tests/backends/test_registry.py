@@ -1,0 +1,187 @@
+"""SharedCluster: one cluster for every participant of a run (xdist workers), the last one tears it
+down, and nothing of the run is left in the temp directory afterwards.
+
+Participants are simulated in one process: each is its own SharedCluster with the run's id, as each
+xdist worker builds its own. The backend is a recording fake with the emulated backend's hand-over
+(a teardown spec the last participant uses when it did not provision the cluster itself).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+
+from gpuconf.backends import registry
+from gpuconf.backends.base import Backend, BackendUnavailable, ClusterHandle
+from gpuconf.backends.registry import SharedCluster
+from gpuconf.settings import SuiteSettings
+
+THREAD_TIMEOUT_S = 30.0  # each simulated participant's step; they take milliseconds
+
+
+class RecordingBackend(Backend):
+    name = "recording"
+    made: list[RecordingBackend] = []
+
+    def __init__(self, workdir: Path, unavailable: bool = False) -> None:
+        super().__init__(None)
+        self.workdir = workdir  # stands for the cluster: the hand-over's teardown removes it
+        self.unavailable = unavailable
+        self.calls: list[str] = []
+        RecordingBackend.made.append(self)
+
+    def provision(self) -> ClusterHandle:
+        self.calls.append("provision")
+        if self.unavailable:
+            raise BackendUnavailable("no such infrastructure here")
+        self.workdir.mkdir(exist_ok=True)
+        return ClusterHandle("emulated", self.workdir / "kubeconfig", frozenset({"emulated"}))
+
+    def teardown(self) -> None:
+        self.calls.append("teardown")
+
+    def close(self) -> None:
+        self.calls.append("close")
+
+    def teardown_spec(self) -> dict[str, str]:
+        return {"pid": "", "workdir": str(self.workdir)}
+
+
+@pytest.fixture
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """(make a participant, the run directory, the cluster's stand-in directory)."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))  # the run directory's parent
+    (tmp_path / "tmp").mkdir()
+    RecordingBackend.made = []
+    cluster_dir = tmp_path / "cluster"
+    options = {"unavailable": False}
+    monkeypatch.setattr(
+        registry, "make_backend", lambda settings, config=None: RecordingBackend(cluster_dir, **options)
+    )
+    run_id = uuid.uuid4().hex
+
+    def participant(keep_cluster: bool = False) -> SharedCluster:
+        return SharedCluster(run_id, SuiteSettings(cluster="emulated", keep_cluster=keep_cluster))
+
+    participant.options = options  # type: ignore[attr-defined]
+    return participant, tmp_path / "tmp" / f"gpuconf-run-{run_id}", cluster_dir
+
+
+def test_the_owner_leaving_first_hands_the_teardown_to_the_last_and_the_run_dir_goes(run) -> None:
+    participant, run_dir, cluster_dir = run
+    owner, other = participant(), participant()
+    assert not run_dir.exists()  # nothing on disk until someone takes the lock
+    first, second = owner.acquire(), other.acquire()
+    assert first == second and [b.calls for b in RecordingBackend.made] == [["provision"]]
+    assert sorted(p.name for p in run_dir.iterdir()) == ["cluster.json", "cluster.lock"]
+
+    owner.release()  # another participant still uses the cluster: it stays, and so does the state
+    assert cluster_dir.exists() and owner.backend is not None and owner.backend.calls == ["provision"]
+    assert sorted(p.name for p in run_dir.iterdir()) == ["cluster.json", "cluster.lock"]
+
+    other.release()  # the last one tears down through the owner's spec, then removes the run dir
+    assert not cluster_dir.exists()
+    assert owner.backend.calls == ["provision"]
+    assert not run_dir.exists()
+
+
+def test_the_owner_leaving_last_tears_down_itself_and_the_run_dir_goes(run) -> None:
+    participant, run_dir, cluster_dir = run
+    owner, other = participant(), participant()
+    owner.acquire()
+    other.acquire()
+    other.release()
+    assert run_dir.exists() and owner.backend is not None and owner.backend.calls == ["provision"]
+    owner.release()
+    assert owner.backend.calls == ["provision", "teardown"]
+    assert not run_dir.exists()
+
+
+def test_keep_cluster_only_closes_and_still_removes_the_run_dir(run) -> None:
+    participant, run_dir, cluster_dir = run
+    owner = participant(keep_cluster=True)
+    owner.acquire()
+    owner.release()
+    assert owner.backend is not None and owner.backend.calls == ["provision", "close"]
+    assert cluster_dir.exists()  # kept: nothing was torn down
+    assert not run_dir.exists()
+
+
+def test_an_unavailable_backend_leaves_no_run_dir_and_a_later_participant_starts_afresh(run) -> None:
+    participant, run_dir, cluster_dir = run
+    participant.options["unavailable"] = True
+    with pytest.raises(BackendUnavailable, match="no such infrastructure"):
+        participant().acquire()
+    assert not run_dir.exists()
+    participant.options["unavailable"] = False
+    late = participant()
+    late.acquire()
+    assert [b.calls for b in RecordingBackend.made] == [["provision"], ["provision"]]
+    late.release()
+    assert not run_dir.exists()
+
+
+def test_a_participant_waiting_on_the_lock_while_the_last_one_removes_the_run_dir_starts_afresh(
+    run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The waiter already holds the old lock file open when it is unlinked: it must notice that it
+    locked a file nobody else will ever open, and lock a fresh one instead of racing a newcomer."""
+    participant, run_dir, cluster_dir = run
+    leaving, waiter = participant(), participant()
+    leaving.acquire()
+    waiting = threading.Event()
+    waiter_locks: list[int] = []  # the inode of each lock file the waiter tried to lock
+    real_flock = registry._flock_before
+
+    def flock_noting_the_wait(fd: int, deadline: float) -> bool:
+        if threading.current_thread().name == "waiter":
+            waiter_locks.append(os.fstat(fd).st_ino)
+            waiting.set()
+        return real_flock(fd, deadline)
+
+    monkeypatch.setattr(registry, "_flock_before", flock_noting_the_wait)
+    handles: list[ClusterHandle] = []
+    with registry.run_lock(leaving.lock_path):
+        old_lock = leaving.lock_path.stat().st_ino
+        thread = threading.Thread(target=lambda: handles.append(waiter.acquire()), name="waiter")
+        thread.start()
+        assert waiting.wait(THREAD_TIMEOUT_S), "the waiter never reached the lock"
+        # Still under the lock, the last participant finishes the run, as release() does.
+        leaving._finish(leaving._read() or {})
+        leaving._remove_run_dir()
+        assert not run_dir.exists()
+    thread.join(THREAD_TIMEOUT_S)
+    assert not thread.is_alive() and len(handles) == 1
+    # The waiter got the old file's lock, saw it had been removed, and locked a fresh one (the
+    # kernel may give it the old inode number back, so count, not compare) ...
+    assert len(waiter_locks) == 2 and waiter_locks[0] == old_lock
+    # ... where it found no cluster (the run had ended) and provisioned a new one.
+    assert [b.calls for b in RecordingBackend.made] == [["provision", "teardown"], ["provision"]]
+    waiter.release()
+    assert not run_dir.exists()
+
+
+def test_the_lock_wait_is_bounded_and_names_the_lock(run) -> None:
+    participant, run_dir, cluster_dir = run
+    holder = participant()
+    errors: list[BaseException] = []
+    with registry.run_lock(holder.lock_path):
+
+        def try_lock() -> None:
+            try:
+                with registry.run_lock(holder.lock_path, timeout_s=0.2):
+                    pass
+            except TimeoutError as error:
+                errors.append(error)
+
+        thread = threading.Thread(target=try_lock)
+        thread.start()
+        thread.join(THREAD_TIMEOUT_S)
+    assert [str(e) for e in errors] == [
+        f"could not lock {holder.lock_path} within 0.2s (another test process holds it)"
+    ]
