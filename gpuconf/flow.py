@@ -9,6 +9,7 @@ recorded and removed at the end; a failed removal is a leak and fails the run.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ from kubernetes.client.exceptions import ApiException
 
 from gpuconf import states
 from gpuconf.backends.base import ClusterHandle
+from gpuconf.checks.article import ARTICLE_MIN_KUBERNETES
 from gpuconf.checks.drift import DriftFacts, DriftFinding, evaluate
 from gpuconf.kube import Kube, condition, gpu_quantity, load_manifest
 from gpuconf.matrix import NodeSlot
@@ -155,6 +157,20 @@ class ArticleFlow:
 
     def read_node(self, name: str) -> dict[str, Any]:
         return self.kube.read(self.kube.core.read_node, name)
+
+    # before-you-begin --------------------------------------------------------------------
+    def before_you_begin(self) -> StepOutcome:
+        return self._once("before-you-begin", self._kubernetes_version)
+
+    def _kubernetes_version(self) -> StepOutcome:
+        version = self.kube.server_version()
+        self.facts["server_version"] = version  # every later report row names it
+        match = re.match(r"v?(\d+)\.(\d+)", version)
+        assert match, f"the API server reports an unparsable version {version!r}"
+        assert (int(match[1]), int(match[2])) >= ARTICLE_MIN_KUBERNETES, (
+            f"Kubernetes {version} is older than the article's 1.10"
+        )
+        return StepOutcome(evidence=[f"server version {version} >= 1.10"])
 
     # create-an-aks-cluster ----------------------------------------------------------------
     def create_an_aks_cluster(self) -> StepOutcome:

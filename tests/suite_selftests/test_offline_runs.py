@@ -155,6 +155,7 @@ def test_default_run_reports_retired_vm_size_drift_but_passes(suite_runs) -> Non
     assert "retired-vm-size" in (run.reports / "summary.md").read_text()
     # The summary's own drift list carries every finding once, whichever steps found it.
     assert [d["rule_id"] for d in run.summary()["doc_drift"]] == [
+        "kubernetes-version-floor",  # found by before-you-begin, which reads the server's version
         "retired-vm-size",
         "device-plugin-image-outdated",
     ]
