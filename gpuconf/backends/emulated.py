@@ -3,7 +3,8 @@
 It runs `python -m gpuconf.emulator serve` in a new process session rather than in the test process:
 the cluster then outlives the pytest-xdist worker that started it (the last worker tears it down),
 its device-plugin and workload processes are one killable process group, and the suite talks to it
-exactly as to a remote cluster: HTTP and a kubeconfig.
+exactly as to a remote cluster: HTTP and a kubeconfig. It also ends itself (`--exit-with-parent`,
+see `lifeline_pid`) when the test run's top process ends, so a SIGKILLed run leaves nothing running.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ class EmulatedBackend(Backend):
         self.workdir = Path(tempfile.mkdtemp(prefix="gpuconf-emulated-"))
         kubeconfig = self.workdir / "kubeconfig"
         log_path = self.workdir / "emulator.log"
-        command = serve_command(self.settings, kubeconfig)
+        command = serve_command(self.settings, kubeconfig) + lifeline_args(self.settings)
         # posix_spawn, not Popen: the pid is handed to whichever xdist worker leaves last, and a Popen
         # object dropped by the provisioning worker would warn that its child still runs.
         self.pid = os.posix_spawn(
@@ -123,6 +124,30 @@ class EmulatedBackend(Backend):
     def teardown_spec(self) -> dict[str, str]:
         """What another process needs to tear this cluster down (pytest-xdist's last worker)."""
         return {"pid": str(self.pid or ""), "workdir": str(self.workdir or "")}
+
+
+def lifeline_args(settings: SuiteSettings) -> list[str]:
+    """`--exit-with-parent PID`: a SIGKILLed test run cannot tear the cluster down, so the cluster
+    ends itself with the run. Not with --keep-cluster, whose point is to outlive the run."""
+    if settings.keep_cluster:
+        return []
+    return ["--exit-with-parent", str(lifeline_pid())]
+
+
+def lifeline_pid() -> int:
+    """The process whose end must end the cluster: the one that outlives every user of it.
+
+    Without pytest-xdist that is this process, the whole test run. Under xdist this is a worker, and
+    the cluster is not its alone: registry.SharedCluster hands it to whichever worker leaves last, and
+    the worker that provisioned it may finish (and exit) while others still run tests on it, so a
+    worker's own pid would end the cluster under them. Every worker is a child of the xdist
+    controller (execnet's popen gateway starts each one with subprocess.Popen; xdist's
+    remote.py sets PYTEST_XDIST_WORKER in the worker alone), and the controller exits only after
+    every worker has: the parent of a worker is the pid to watch. (PYTEST_XDIST_TESTRUNUID names the
+    run, not a process, so it cannot serve.)"""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return os.getppid()
+    return os.getpid()
 
 
 def _warm_client_imports() -> None:

@@ -30,6 +30,7 @@ from gpuconf.emulator.controllers.job import JobTiming
 from gpuconf.emulator.controllers.manager import ControllerManager
 from gpuconf.emulator.faults import catalogue as fault_catalogue
 from gpuconf.emulator.interface import ApiError, ClusterAPI
+from gpuconf.emulator.kubelet.devicemanager import DevicePluginTiming
 from gpuconf.emulator.kubelet.kubelet import Kubelet, KubeletOptions
 from gpuconf.emulator.kubelet.node import HeartbeatTiming
 from gpuconf.emulator.kubelet.pods import BackoffTiming
@@ -68,6 +69,8 @@ class ClusterOptions:
     backoff: BackoffTiming = field(default_factory=BackoffTiming)
     heartbeat: HeartbeatTiming = field(default_factory=HeartbeatTiming)
     job_timing: JobTiming = field(default_factory=JobTiming)
+    # kubelet's device-plugin dial timeout and endpointStopGracePeriod (plugin gone -> resource removed)
+    device_plugins: DevicePluginTiming = field(default_factory=DevicePluginTiming)
     port: int = 0
     kubeconfig: Path | None = None
     # Names from gpuconf.emulator.faults.FAULTS: ways this cluster misbehaves (default: none).
@@ -204,6 +207,7 @@ class EmulatedCluster:
         kubelet_options = KubeletOptions(
             heartbeat=self.options.heartbeat,
             backoff=self.options.backoff,
+            device_plugins=self.options.device_plugins,
             plugin_runtime=self.options.plugin_runtime,
             faults=fault_catalogue.runtime_faults(
                 fault_catalogue.lookup(self.options.faults), self.options.fault_timing

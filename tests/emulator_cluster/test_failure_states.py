@@ -307,9 +307,10 @@ def test_pod_bound_past_the_scheduler_to_a_node_without_gpus_fails_admission(kub
     kubectl.wait("pod/pinned", "jsonpath={.status.phase}=Failed", timeout_s=STATE_TIMEOUT_S)
     status = kubectl.json("get", "pod", "pinned")["status"]
     assert status["reason"] == "UnexpectedAdmissionError"
+    # No plugin ever registered nvidia.com/gpu on this node: kubelet's devicesToAllocate refuses an
+    # unregistered resource before it counts devices (pkg/kubelet/cm/devicemanager/manager.go).
     assert status["message"] == (
-        "Allocate failed due to requested number of devices unavailable for nvidia.com/gpu. "
-        "Requested: 1, Available: 0, which is unexpected"
+        "Allocate failed due to cannot allocate unregistered device nvidia.com/gpu, which is unexpected"
     )
     assert ("Warning", "UnexpectedAdmissionError") in [(t, r) for t, r, _, _ in kubectl.events("pinned")]
 

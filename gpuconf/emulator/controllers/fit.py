@@ -18,8 +18,11 @@ Obj = dict[str, Any]
 UNSCHEDULABLE_TAINT = "node.kubernetes.io/unschedulable"
 REASON_UNSCHEDULABLE = "node(s) were unschedulable"
 REASON_AFFINITY = "node(s) didn't match Pod's node affinity/selector"
+# NodeResourcesFit's reasons: the pod count has its own wording, every other resource is
+# "Insufficient <name>" (cpu, memory, ephemeral-storage, extended resources such as nvidia.com/gpu).
+REASON_TOO_MANY_PODS = "Too many pods"
 # Resource shortages can be solved by evicting lower-priority pods; the other filters cannot.
-_RESOLVABLE_BY_PREEMPTION_PREFIX = "Insufficient "
+_RESOLVABLE_BY_PREEMPTION = ("Insufficient ", REASON_TOO_MANY_PODS)
 
 
 def _expression_matches(expr: Obj, values: dict[str, str]) -> bool:
@@ -103,8 +106,13 @@ def unfit_reasons(pod: Obj, node: Obj, bound_pods: list[Obj]) -> list[str]:
     taint = untolerated_taint(pod, node)
     if taint is not None:
         return [f"node(s) had untolerated taint {{{taint.get('key', '')}: {taint.get('value') or ''}}}"]
-    reasons.extend(f"Insufficient {name}" for name in insufficient_resources(pod, node, bound_pods))
+    reasons.extend(resource_reason(name) for name in insufficient_resources(pod, node, bound_pods))
     return reasons
+
+
+def resource_reason(name: str) -> str:
+    """NodeResourcesFit's reason for a resource the node lacks (kube-scheduler's fit.go)."""
+    return REASON_TOO_MANY_PODS if name == "pods" else f"Insufficient {name}"
 
 
 def failed_scheduling_message(node_reasons: dict[str, list[str]], node_count: int) -> str:
@@ -120,7 +128,7 @@ def failed_scheduling_message(node_reasons: dict[str, list[str]], node_count: in
     preemption: Counter[str] = Counter()
     for reasons in node_reasons.values():
         counts.update(reasons)
-        if reasons and all(r.startswith(_RESOLVABLE_BY_PREEMPTION_PREFIX) for r in reasons):
+        if reasons and all(r.startswith(_RESOLVABLE_BY_PREEMPTION) for r in reasons):
             preemption["No preemption victims found for incoming pod"] += 1
         else:
             preemption["Preemption is not helpful for scheduling"] += 1

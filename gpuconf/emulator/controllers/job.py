@@ -42,10 +42,12 @@ _TERMINAL = (("FailureTarget", "Failed"), ("SuccessCriteriaMet", "Complete"))
 
 @dataclass
 class JobTiming:
-    """Kubernetes waits 10 s * 2^(failures-1), at most 6 min, before replacing a failed pod."""
+    """Kubernetes waits 10 s * 2^(failures-1) before replacing a failed pod, capped by
+    MaxJobPodFailureBackOff: 10 min in pkg/controller/job/job_controller.go (the Job docs still say
+    "capped at six minutes"). Tests shorten both (same doubling)."""
 
     backoff_base_s: float = 10.0
-    backoff_max_s: float = 360.0
+    backoff_max_s: float = 600.0
 
 
 def _parse_time(text: str | None) -> dt.datetime | None:

@@ -15,12 +15,19 @@ from gpuconf.emulator.controllers.events import KUBELET, EventRecorder
 from gpuconf.emulator.controllers.podutil import is_terminal
 from gpuconf.emulator.faults.runtime import RuntimeFaults
 from gpuconf.emulator.interface import ApiError, ClusterAPI
-from gpuconf.emulator.kubelet.devicemanager import DeviceManager
+from gpuconf.emulator.kubelet.devicemanager import DeviceManager, DevicePluginTiming, DeviceRunOptions
 from gpuconf.emulator.kubelet.node import HeartbeatTiming, NodeAgent
-from gpuconf.emulator.kubelet.pods import BackoffTiming, PodWorker, mounts_for
+from gpuconf.emulator.kubelet.pods import (
+    BackoffTiming,
+    PodWorker,
+    device_mounts_for,
+    device_nodes_for,
+    mounts_for,
+)
 from gpuconf.emulator.runtime import images
 from gpuconf.emulator.runtime.logs import LogStore
 from gpuconf.emulator.runtime.process import RunningContainer, start_inprocess, start_process
+from gpuconf.emulator.runtime.rootfs import ROOT_ENV, build_rootfs
 
 Obj = dict[str, Any]
 # An in-process device plugin: (program, stop event, log file) -> exit code.
@@ -34,6 +41,7 @@ STOP_GRACE_S = 0.5  # cluster shutdown: SIGTERM, then SIGKILL after this
 class KubeletOptions:
     heartbeat: HeartbeatTiming = field(default_factory=HeartbeatTiming)
     backoff: BackoffTiming = field(default_factory=BackoffTiming)
+    device_plugins: DevicePluginTiming = field(default_factory=DevicePluginTiming)
     plugin_runtime: str = "process"  # "process" (fidelity) or "inprocess" (1,000-node scale)
     faults: RuntimeFaults = field(default_factory=RuntimeFaults)  # injected by gpuconf.emulator.faults
 
@@ -64,7 +72,9 @@ class Kubelet:
         self.node = NodeAgent(api, name, pool, size, index, options.heartbeat)
         self.host_ip = self.node._template["status"]["addresses"][0]["address"]
         self.device_manager = DeviceManager(
-            root / images.DEVICE_PLUGIN_DIR.lstrip("/"), self.node.set_extended_resource
+            root / images.DEVICE_PLUGIN_DIR.lstrip("/"),
+            self.node.set_extended_resource,
+            timing=options.device_plugins,
         )
         self.pulled_images: set[str] = set()
         self.workers: dict[str, PodWorker] = {}
@@ -144,18 +154,24 @@ class Kubelet:
         return ip
 
     async def start_container(
-        self, worker: PodWorker, container: Obj, kind: str, device_env: dict[str, str]
+        self, worker: PodWorker, container: Obj, kind: str, devices: DeviceRunOptions
     ) -> RunningContainer:
+        """Start one container with what its device plugins' Allocate returned (`devices`)."""
         env = {str(e["name"]): str(e.get("value", "")) for e in container.get("env") or [] if "name" in e}
-        env.update(device_env)
+        env.update(devices.envs)
         ctx = images.LaunchContext(
             container=container,
             env=env,
-            mounts=mounts_for(worker.pod, container, self.root),
+            # kubelet appends the volume mounts after the device plugin's: a volume wins a clash.
+            mounts={
+                **device_mounts_for(devices, self.root),
+                **mounts_for(worker.pod, container, self.root),
+            },
             gpu=self.size.gpu,
             gpu_count=self.size.gpu_count,
             health_file=self.gpu_health_file,
             extra_env={"HOSTNAME": worker.name, "KUBERNETES_NODE_NAME": self.name},
+            devices=device_nodes_for(devices, self.root),
         )
         program = self.options.faults.build_program(kind, ctx)
         log_path = self.logs.new_attempt(worker.namespace, worker.name, worker.uid, container["name"])
@@ -167,6 +183,14 @@ class Kubelet:
             async def run(stop: asyncio.Event, log: Path) -> int:
                 return await plugin(program, stop, log)
 
-            return start_inprocess(run, log_path, name=f"plugin-{self.name}")
-        workdir = self.root / "var/lib/kubelet/pods" / worker.uid / "containers" / container["name"]
-        return await start_process(program.argv, program.env, log_path, workdir)
+            running = start_inprocess(run, log_path, name=f"plugin-{self.name}")
+        else:
+            workdir = self.root / "var/lib/kubelet/pods" / worker.uid / "containers" / container["name"]
+            # The process sees its mounts under its root directory (runtime/rootfs.py).
+            rootfs = build_rootfs(workdir / "rootfs", {**ctx.devices, **ctx.mounts})
+            env = {**program.env, ROOT_ENV: str(rootfs)}
+            running = await start_process(program.argv, env, log_path, rootfs)
+        # The plugin's annotations go to the runtime with the container, as CRI annotations do
+        # (`crictl inspect` shows them; neither the process nor the Pod object sees them).
+        running.annotations = dict(devices.annotations)
+        return running

@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Any
 from gpuconf.emulator.controllers.events import now_rfc3339
 from gpuconf.emulator.controllers.resources import extended_requests
 from gpuconf.emulator.interface import ApiError
-from gpuconf.emulator.kubelet.devicemanager import AllocationError
+from gpuconf.emulator.kubelet.devicemanager import AllocationError, DeviceRunOptions
 from gpuconf.emulator.kubelet.podstatus import ContainerRecord, pod_status, qos_class
 from gpuconf.emulator.runtime import images
 from gpuconf.emulator.runtime.process import RunningContainer
+from gpuconf.emulator.runtime.rootfs import on_node
 
 if TYPE_CHECKING:
     from gpuconf.emulator.kubelet.kubelet import Kubelet
@@ -139,7 +140,7 @@ class PodWorker:
         self.write_status()
         await asyncio.gather(
             *(
-                self._container_loop(c, rec, allocations.get(c["name"], {}))
+                self._container_loop(c, rec, allocations.get(c["name"]) or DeviceRunOptions())
                 for c, rec in zip(containers, self.records, strict=True)
             )
         )
@@ -148,16 +149,17 @@ class PodWorker:
             self.write_status()
         self.kubelet.device_manager.release(self.uid)
 
-    async def _admit(self, containers: list[Obj]) -> dict[str, dict[str, str]]:
-        envs: dict[str, dict[str, str]] = {}
+    async def _admit(self, containers: list[Obj]) -> dict[str, DeviceRunOptions]:
+        """Allocate every device resource of every container; what the plugins returned, per container."""
+        options: dict[str, DeviceRunOptions] = {}
         for container in containers:
             for resource in self._extended_resources(container):
                 count = extended_requests(container, resource)
                 devices = await self.kubelet.device_manager.allocate(
                     self.uid, container["name"], resource, count
                 )
-                envs.setdefault(container["name"], {}).update(devices.envs)
-        return envs
+                options.setdefault(container["name"], DeviceRunOptions()).merge(devices.options)
+        return options
 
     @staticmethod
     def _extended_resources(container: Obj) -> list[str]:
@@ -243,7 +245,7 @@ class PodWorker:
             await asyncio.wait_for(self.stopping.wait(), timeout=seconds)
 
     async def _container_loop(
-        self, container: Obj, record: ContainerRecord, device_env: dict[str, str]
+        self, container: Obj, record: ContainerRecord, devices: DeviceRunOptions
     ) -> None:
         kind = await self._pull(container, record)
         if kind is None:
@@ -252,7 +254,7 @@ class PodWorker:
         crashes = 0
         while not self.stopping.is_set():  # one turn per container run; restartPolicy ends it
             try:
-                running = await self.kubelet.start_container(self, container, kind, device_env)
+                running = await self.kubelet.start_container(self, container, kind, devices)
             except (ValueError, OSError) as err:
                 record.state = {"waiting": {"reason": "CreateContainerError", "message": str(err)}}
                 self.event("Warning", "Failed", f"Error: {err}", record.name)
@@ -342,11 +344,42 @@ def mounts_for(pod: Obj, container: Obj, node_root: Path) -> dict[str, Path]:
         if volume is None:
             raise ValueError(f'volume "{mount.get("name")}" not found in the pod spec')
         if "hostPath" in volume:
-            local = node_root / str(volume["hostPath"]["path"]).lstrip("/")
+            local = on_node(node_root, str(volume["hostPath"]["path"]))
         elif "emptyDir" in volume:
             local = node_root / "var/lib/kubelet/pods" / uid / "volumes" / volume["name"]
         else:
             continue  # projected tokens, configMaps: nothing the emulated programs read
         local.mkdir(parents=True, exist_ok=True)
         out[str(mount["mountPath"])] = local
+    return out
+
+
+def device_mounts_for(options: DeviceRunOptions, node_root: Path) -> dict[str, Path]:
+    """container_path -> local path for the mounts a device plugin's Allocate returned.
+
+    A host_path maps under the node's root as a hostPath volume does; a missing one is created as a
+    directory, as containerd does for the source of a CRI mount."""
+    out: dict[str, Path] = {}
+    for mount in options.mounts:
+        local = on_node(node_root, mount.host_path)
+        if not local.exists():
+            local.mkdir(parents=True, exist_ok=True)
+        out[mount.container_path] = local
+    return out
+
+
+def device_nodes_for(options: DeviceRunOptions, node_root: Path) -> dict[str, Path]:
+    """container_path -> local path for the device specs a device plugin's Allocate returned.
+
+    Unlike a mount source, a device must exist on the node: containerd fails the container's
+    creation otherwise (CreateContainerError with this message)."""
+    out: dict[str, Path] = {}
+    for device in options.devices:
+        local = on_node(node_root, device.host_path)
+        if not local.exists():
+            raise ValueError(
+                "failed to generate container spec: failed to generate spec: "
+                f"lstat {device.host_path}: no such file or directory"
+            )
+        out[device.container_path] = local
     return out

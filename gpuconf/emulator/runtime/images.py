@@ -70,13 +70,16 @@ class LaunchContext:
 
     container: Obj
     env: dict[str, str]
-    # container mountPath -> directory on this machine (hostPath volumes under the node root)
+    # container path -> directory on this machine: hostPath/emptyDir volumes and a device
+    # plugin's mounts, all under the node root
     mounts: dict[str, Path]
     gpu: GpuModel | None
     gpu_count: int
     # Where this node's emulated "hardware" reports GPU faults (what NVML would tell a real plugin).
     health_file: Path | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    # container path -> device node on this machine (device specs from a device plugin's Allocate)
+    devices: dict[str, Path] = field(default_factory=dict)
 
 
 @dataclass

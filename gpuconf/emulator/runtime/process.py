@@ -58,6 +58,8 @@ class RunningContainer:
     _task: asyncio.Task[int] | None = None
     _stop: asyncio.Event | None = None
     _result: Exited | None = field(default=None)
+    # What the runtime keeps with the container and shows on inspection (CRI annotations).
+    annotations: dict[str, str] = field(default_factory=dict)
 
     @property
     def pid(self) -> int | None:
