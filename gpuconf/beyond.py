@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gpuconf import states
+from gpuconf import failfast, states
 from gpuconf.flow import GPU, JOB_NAMESPACE, PLUGIN_LABEL, PLUGIN_NAMESPACE, ArticleFlow, StepOutcome
 from gpuconf.kube import condition, gpu_quantity
 from gpuconf.nodes import node_name
@@ -57,6 +57,7 @@ def _pod_wait(
         describe=describe,
         summarize=states.summarize_pod,
         fail_fast=fail_fast,
+        recheck_every_s=failfast.RECHECK_EVERY_S,
     )
 
 
@@ -80,13 +81,16 @@ def gpu_exclusivity(flow: ArticleFlow) -> StepOutcome:
     outcome = StepOutcome()
     flow.kube.create(_gpu_pod(holder, name, count, HOLDER_IMAGE, []))
     flow.created.append(("Pod", holder, JOB_NAMESPACE))
+    cordoned = failfast.every_gpu_node_cordoned_for(
+        flow.gpu_nodes, min(flow.timeouts.pod_scheduled / 4, 60.0)
+    )
     running = _pod_wait(
         flow,
         holder,
         lambda pods: pods and pods[0]["status"].get("phase") == "Running",
         f"pod {holder} (all {count} GPU(s) of {name}) to run",
         "pod_scheduled",
-        states.pod_failure,
+        lambda pod: states.pod_failure(pod) or states.pod_failed(pod) or cordoned(pod),
     )
     outcome.timeline += running.timeline
     flow.kube.create(_gpu_pod(waiter, name, 1, waiter_image, ["--max_steps", str(WAITER_STEPS)]))
@@ -97,11 +101,7 @@ def gpu_exclusivity(flow: ArticleFlow) -> StepOutcome:
         _insufficient,
         f"pod {waiter} to stay Pending with Insufficient {GPU} while {holder} holds the GPU(s)",
         "pod_scheduled",
-        lambda pod: (
-            f"it was scheduled onto {pod['spec']['nodeName']} while {holder} held every GPU there"
-            if pod["spec"].get("nodeName") and _holder_running(flow, holder)
-            else None
-        ),
+        lambda pod: _waiter_scheduled(flow, pod, holder),
     )
     outcome.timeline += pending.timeline
     outcome.evidence.append(
@@ -116,7 +116,9 @@ def gpu_exclusivity(flow: ArticleFlow) -> StepOutcome:
         lambda pods: pods and pods[0]["status"].get("phase") == "Succeeded",
         f"pod {waiter} to run and complete once {holder} released the GPU(s)",
         "job_complete",
-        lambda p: states.pod_failure(p) or states.pod_terminal_failure(p),
+        # The waiter may still show Insufficient nvidia.com/gpu until the scheduler sees the holder gone:
+        # only its containers and its end state count.
+        lambda p: states.container_failure(p) or states.pod_failed(p),
     )
     outcome.timeline += done.timeline
     outcome.evidence.append(
@@ -128,13 +130,23 @@ def gpu_exclusivity(flow: ArticleFlow) -> StepOutcome:
     return outcome
 
 
-def _holder_running(flow: ArticleFlow, holder: str) -> bool:
+def _waiter_scheduled(flow: ArticleFlow, waiter: dict[str, Any], holder: str) -> str | None:
+    """Why the waiter got a node: the GPU was shared (a failure of the cluster), or the holder died."""
+    node = waiter["spec"].get("nodeName")
+    if not node:
+        return None
     pods = [p for p in flow.kube.pods(JOB_NAMESPACE) if p["metadata"]["name"] == holder]
-    return bool(pods) and pods[0]["status"].get("phase") == "Running"
+    if pods and pods[0]["status"].get("phase") == "Running":
+        return f"it was scheduled onto {node} while {holder} held every GPU there"
+    died = pods and (states.pod_failed(pods[0]) or states.container_failure(pods[0]))
+    if died:
+        return f"{holder} did not hold the GPU(s) until the check was done: {died}"
+    return None
 
 
 def capacity_survives_plugin_restart(flow: ArticleFlow) -> StepOutcome:
-    expected = flow.confirm_that_gpus_are_schedulable().data["expected"]
+    # A prerequisite like any other: its failure is reported as one, not re-raised as this check's own.
+    expected = flow.require("confirm-that-gpus-are-schedulable").data["expected"]
     plugin_pods = [
         p for p in flow.kube.pods(PLUGIN_NAMESPACE, PLUGIN_LABEL) if p["status"].get("phase") == "Running"
     ]

@@ -17,7 +17,7 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
-from gpuconf import states
+from gpuconf import failfast, states
 from gpuconf.backends.base import ClusterHandle
 from gpuconf.checks.article import ARTICLE_MIN_KUBERNETES
 from gpuconf.checks.drift import DriftFacts, DriftFinding, evaluate
@@ -35,7 +35,7 @@ from gpuconf.nodes import (
 from gpuconf.settings import SuiteSettings
 from gpuconf.taints import untolerated_taint
 from gpuconf.timeouts import Timeouts
-from gpuconf.waits import Progress, WaitResult, WaitTimeout, wait_for
+from gpuconf.waits import Progress, WaitResult, WaitTimeout, api_error_text, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFESTS = ROOT / "manifests"
@@ -109,6 +109,10 @@ class ArticleFlow:
         except AssertionError as error:
             first = str(error).splitlines()[0] if str(error) else type(error).__name__
             raise PrerequisiteFailed(f"prerequisite step {step!r} failed: {first}") from None
+        except ApiException as error:  # said once, here, not as the same traceback on every later step
+            raise PrerequisiteFailed(
+                f"prerequisite step {step!r} failed: the API server answered {api_error_text(error)}"
+            ) from None
 
     def _wait(self, lister: Callable[..., Any], **kwargs: Any) -> WaitResult:
         __tracebackhide__ = True
@@ -188,6 +192,10 @@ class ArticleFlow:
             timeout_name="nodes_ready",
             describe="every node to be Ready",
             summarize=states.summarize_node,
+            # A booting node is NotReady for a while; one that stays so for a quarter of the budget
+            # (at most 2 minutes) has a broken kubelet or runtime.
+            fail_fast=failfast.node_not_ready_for(min(self.timeouts.nodes_ready / 4, 120.0)),
+            recheck_every_s=failfast.RECHECK_EVERY_S,
         )
         nodes = result.objects
         gpu_nodes = [n for n in nodes if self.expected_gpus(n) > 0]
@@ -246,12 +254,14 @@ class ArticleFlow:
                 f"daemonset.apps/{name} already present: reused, not created by the suite"
             )
 
-        def plugin_pod_failure(_: dict[str, Any]) -> str | None:
+        kept_off = failfast.taints_keep_daemonset_off(self.gpu_nodes(), daemonset["spec"]["template"])
+
+        def plugin_pod_failure(ds: dict[str, Any]) -> str | None:
             for pod in self.kube.pods(PLUGIN_NAMESPACE, PLUGIN_LABEL):
                 reason = states.pod_failure(pod)
                 if reason:
                     return f"device-plugin {reason}"
-            return None
+            return kept_off(ds)
 
         result = self._wait(
             self.kube.apps.list_namespaced_daemon_set,
@@ -267,6 +277,21 @@ class ArticleFlow:
         outcome.timeline += result.timeline
         assert result.object is not None
         outcome.evidence.append(states.summarize_daemonset(result.object))
+        # A plugin that dies at start (it cannot load NVML) was Ready for the moment between: each plugin
+        # pod must stay Ready, without a restart, a little longer (0.5 s emulated, 10 s on real clusters).
+        settle = min(self.timeouts.daemonset_rollout / 60, 10.0)
+        outcome.timeline += self._wait(
+            self.kube.core.list_namespaced_pod,
+            namespace=PLUGIN_NAMESPACE,
+            label_selector=PLUGIN_LABEL,
+            until=failfast.ready_without_restart_for(settle),
+            timeout=self.timeouts.daemonset_rollout,
+            timeout_name="daemonset_rollout",
+            describe=f"the device-plugin pods to stay Ready for {settle:g}s",
+            summarize=states.summarize_pod,
+            fail_fast=lambda pod: f"device-plugin {crash}" if (crash := failfast.pod_crashed(pod)) else None,
+            recheck_every_s=settle / 2,
+        ).timeline
         running = {
             p["spec"].get("nodeName"): p["metadata"]["name"]
             for p in self.kube.pods(PLUGIN_NAMESPACE, PLUGIN_LABEL)
@@ -396,10 +421,9 @@ class ArticleFlow:
         node = self.read_node(name)
         taint = untolerated_taint(daemonset["spec"]["template"], node)
         if taint:
-            shown = f"{taint['key']}={taint.get('value', '')}:{taint['effect']}".replace("=:", ":")
             return (
-                f"no device-plugin pod on GPU node {name}: its taint {shown} is not tolerated by "
-                f"daemonset {daemonset['metadata']['name']} (add a toleration for it)"
+                f"no device-plugin pod on GPU node {name}: its taint {states.taint_text(taint)} is not "
+                f"tolerated by daemonset {daemonset['metadata']['name']} (add a toleration for it)"
             )
         return f"no device-plugin pod on GPU node {name}: the DaemonSet placed none there"
 
@@ -419,7 +443,7 @@ class ArticleFlow:
                 count = expected.get(node_name(node))
                 if count is None:
                     continue
-                if not _advertises(node, count):
+                if not states.advertises(node, count):
                     return False
                 matched += 1
             return matched == len(expected)
@@ -432,6 +456,13 @@ class ArticleFlow:
                 timeout_name="gpu_advertised",
                 describe=f"capacity and allocatable {GPU} to match the VM size on every GPU node",
                 summarize=states.summarize_node,
+                fail_fast=failfast.gpu_mismatch_persists(
+                    expected,
+                    lambda: self.kube.pods(PLUGIN_NAMESPACE, PLUGIN_LABEL),
+                    self.gpu_mismatch,
+                    settle_s=min(self.timeouts.gpu_advertised / 6, 60.0),
+                ),
+                recheck_every_s=failfast.RECHECK_EVERY_S,
             )
         except AssertionError as error:
             nodes = {node_name(n): n for n in self.kube.nodes()}
@@ -473,7 +504,7 @@ class ArticleFlow:
                     result = self._wait(
                         self.kube.core.list_node,
                         field_selector=f"metadata.name={name}",
-                        until=lambda ns, c=count: ns and _advertises(ns[0], c),
+                        until=lambda ns, c=count: ns and states.advertises(ns[0], c),
                         timeout=self.timeouts.gpu_advertised,
                         timeout_name="gpu_advertised",
                         describe=f"capacity and allocatable {GPU} on {name} to match its VM size",
@@ -484,7 +515,7 @@ class ArticleFlow:
                 except AssertionError as error:
                     wait_note = f" ({str(error).splitlines()[0]})"
                     node = self.read_node(name)
-            if _advertises(node, count):
+            if states.advertises(node, count):
                 evidence.append(_gpu_evidence(node, count))
             else:
                 problems.append(self.gpu_mismatch(node, count) + wait_note)
@@ -531,6 +562,8 @@ class ArticleFlow:
                 timeout_name="object_deleted",
                 describe=f"the pods of {kind.lower()} {name} ({label_selector}) to be deleted",
                 summarize=states.summarize_pod,
+                fail_fast=failfast.held_by_finalizer_for(min(self.timeouts.object_deleted / 6, 60.0)),
+                recheck_every_s=failfast.RECHECK_EVERY_S,
             )
             timeline += result.timeline
         return timeline
@@ -541,7 +574,10 @@ class ArticleFlow:
         for kind, name, namespace in reversed(self.created):
             try:
                 self.kube.delete(kind, name, namespace)
-                self.wait_gone(kind, name, namespace)
+                # A Job is gone when its pods are (what the clean-up step checks too).
+                self.wait_gone(
+                    kind, name, namespace, label_selector=f"job-name={name}" if kind == "Job" else None
+                )
             except AssertionError as error:
                 leaks.append(
                     f"{kind} {namespace + '/' if namespace else ''}{name}: {str(error).splitlines()[0]}"
@@ -580,10 +616,6 @@ def real_gpu_facts(gpu_nodes: list[dict[str, Any]]) -> dict[str, str]:
             if value:
                 facts[key] = ",".join(filter(None, [facts.get(key), value])) if key == "gpu_uuids" else value
     return facts
-
-
-def _advertises(node: dict[str, Any], count: int) -> bool:
-    return gpu_quantity(node, "capacity") == count == gpu_quantity(node, "allocatable")
 
 
 def _gpu_evidence(node: dict[str, Any], expected: int) -> str:

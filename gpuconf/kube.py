@@ -15,8 +15,32 @@ from typing import Any
 import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
+from urllib3.util.retry import Retry
 
 Obj = dict[str, Any]
+API_RETRIES = 10  # an overloaded server may answer "not now" this many times in a row per request
+
+
+class RetryAfterAnswers(Retry):
+    """client-go's rule: a 429 or 5xx answer that carries Retry-After is retried, whatever the verb
+    (the server says it did not process the request), after the time it asks for. The official
+    Python client does not do this by itself; kubectl does."""
+
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        return bool(self.total) and has_retry_after and (status_code == 429 or 500 <= status_code <= 599)
+
+
+def api_retries() -> Retry:
+    return RetryAfterAnswers(
+        total=API_RETRIES,
+        connect=3,
+        read=0,
+        redirect=0,
+        status=API_RETRIES,
+        other=0,
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
 
 
 class KubeconfigError(ValueError):
@@ -60,6 +84,7 @@ class Kube:
             config.load_kube_config(config_file=str(path), client_configuration=configuration)
         except config.ConfigException as error:
             raise KubeconfigError(f"kubeconfig {path}: {error}") from None
+        configuration.retries = api_retries()
         return cls(client.ApiClient(configuration))
 
     def close(self) -> None:

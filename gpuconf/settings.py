@@ -93,6 +93,13 @@ def build(raw: dict[str, object]) -> SuiteSettings:
     faults = tuple(str(f) for f in _as_list(raw.get("emulator_faults")))
     if faults and cluster != "emulated":
         raise SettingsError("--emulator-fault works only with --cluster emulated")
+    if faults:
+        from gpuconf.emulator.faults import lookup as lookup_faults  # only when a fault is asked for
+
+        try:
+            lookup_faults(faults)
+        except ValueError as error:
+            raise SettingsError(f"--emulator-fault: {error}") from None
     return SuiteSettings(
         cluster=cluster,
         kubeconfig=kubeconfig,

@@ -40,10 +40,25 @@ def pod_status_text(pod: Obj) -> str:
     return status.get("phase", "Unknown")
 
 
+def _first_sentence(message: str) -> str:
+    """The scheduler's verdict without its preemption postscript ("... preemption: 0/1 nodes ...")."""
+    return message.split(" preemption:")[0].strip()
+
+
 def summarize_pod(pod: Obj) -> str:
+    """`pod NAME STATUS on NODE, restarts N`, with why it is Pending or what keeps it Terminating."""
+    meta = pod.get("metadata", {})
     node = pod.get("spec", {}).get("nodeName") or "no node"
     restarts = sum(cs.get("restartCount", 0) for cs in pod.get("status", {}).get("containerStatuses") or [])
-    return f"pod {pod['metadata']['name']} {pod_status_text(pod)} on {node}, restarts {restarts}"
+    status = pod_status_text(pod)
+    scheduled = condition(pod, "PodScheduled") or {}
+    if status.startswith("Pending (") and scheduled.get("message"):
+        status = (
+            f"Pending ({scheduled.get('reason') or 'unscheduled'}: {_first_sentence(scheduled['message'])})"
+        )
+    elif status == "Terminating" and meta.get("finalizers"):
+        status = f"Terminating (finalizers: {', '.join(meta['finalizers'])})"
+    return f"pod {meta['name']} {status} on {node}, restarts {restarts}"
 
 
 def pod_running_and_ready(pod: Obj) -> bool:
@@ -57,16 +72,50 @@ def pod_running_and_ready(pod: Obj) -> bool:
     )
 
 
-def pod_failure(pod: Obj) -> str | None:
+def container_failure(pod: Obj) -> str | None:
+    """A container stuck in a waiting state that does not heal by itself (ImagePullBackOff, ...)."""
     name = pod["metadata"]["name"]
     for cs in pod.get("status", {}).get("containerStatuses") or []:
         waiting = cs.get("state", {}).get("waiting") or {}
         reason = waiting.get("reason")
         if reason in PERMANENT_WAITING:
             message = waiting.get("message") or ""
-            return f"pod {name} is {reason}: {PERMANENT_WAITING[reason]}" + (
+            last = (cs.get("lastState") or {}).get("terminated") or {}
+            exited = (
+                f", last exit code {last['exitCode']} ({last.get('reason') or 'Error'})"
+                if last.get("exitCode") is not None
+                else ""
+            )
+            return f"pod {name} is {reason}: {PERMANENT_WAITING[reason]}{exited}" + (
                 f" ({message})" if message else ""
             )
+    return None
+
+
+def pod_failed(pod: Obj) -> str | None:
+    """A pod in phase Failed: terminal for a bare pod (restartPolicy Never, no controller to retry it).
+
+    Not for a Job's pods: the Job controller replaces a failed pod until its backoffLimit (job_failure)."""
+    status = pod.get("status", {})
+    if status.get("phase") != "Failed":
+        return None
+    name = pod["metadata"]["name"]
+    for cs in status.get("containerStatuses") or []:
+        terminated = cs.get("state", {}).get("terminated") or {}
+        if terminated.get("exitCode"):
+            return (
+                f"pod {name} Failed: container {cs.get('name')} exited with code {terminated['exitCode']}"
+                f" ({terminated.get('reason') or 'Error'})"
+            )
+    reason, message = status.get("reason"), status.get("message")
+    return f"pod {name} Failed" + (f" ({reason}: {message})" if reason else "")
+
+
+def pod_failure(pod: Obj) -> str | None:
+    waiting = container_failure(pod)
+    if waiting:
+        return waiting
+    name = pod["metadata"]["name"]
     scheduled = condition(pod, "PodScheduled")
     if (
         scheduled
@@ -75,22 +124,6 @@ def pod_failure(pod: Obj) -> str | None:
     ):
         return f"pod {name} cannot be scheduled: {scheduled.get('message')}"
     return None
-
-
-def pod_terminal_failure(pod: Obj) -> str | None:
-    """A pod that ended Failed (restartPolicy Never, or deleted by its deadline), with its exit."""
-    status = pod.get("status", {})
-    if status.get("phase") != "Failed":
-        return None
-    for cs in status.get("containerStatuses") or []:
-        terminated = (cs.get("state") or {}).get("terminated") or {}
-        if terminated:
-            detail = f"exit code {terminated.get('exitCode')} ({terminated.get('reason') or 'Error'})"
-            message = (terminated.get("message") or "").strip()
-            return f"pod {pod['metadata']['name']} Failed: container {cs.get('name')} {detail}" + (
-                f": {message.splitlines()[-1]}" if message else ""
-            )
-    return f"pod {pod['metadata']['name']} Failed: {status.get('reason') or 'no container status'}"
 
 
 def summarize_job(job: Obj) -> str:
@@ -141,10 +174,35 @@ def daemonset_rolled_out(ds: Obj) -> bool:
     )
 
 
-def summarize_node(node: Obj, resource: str = "nvidia.com/gpu") -> str:
+def taint_text(taint: Obj) -> str:
+    """`key=value:Effect` (or `key:Effect`), as kubectl taint writes it."""
+    value = f"={taint['value']}" if taint.get("value") else ""
+    return f"{taint.get('key', '')}{value}:{taint.get('effect', '')}"
+
+
+def node_ready_text(node: Obj) -> str:
+    """`Ready=True`, or `Ready=False (KubeletNotReady: container runtime network not ready: ...)`."""
     ready = condition(node, "Ready") or {}
+    status = ready.get("status", "Unknown")
+    if status == "True":
+        return "Ready=True"
+    why = ": ".join(str(part) for part in (ready.get("reason"), ready.get("message")) if part)
+    return f"Ready={status}" + (f" ({why})" if why else "")
+
+
+def advertises(node: Obj, count: int, resource: str = "nvidia.com/gpu") -> bool:
+    """Capacity and allocatable both show exactly `count` of the resource."""
+    return gpu_quantity(node, "capacity", resource) == count == gpu_quantity(node, "allocatable", resource)
+
+
+def summarize_node(node: Obj, resource: str = "nvidia.com/gpu") -> str:
+    spec = node.get("spec", {})
+    extra = " cordoned" if spec.get("unschedulable") else ""
+    taints = [taint_text(t) for t in spec.get("taints") or []]
+    if taints:
+        extra += f" taints {','.join(taints)}"
     return (
-        f"node {node['metadata']['name']} Ready={ready.get('status', 'Unknown')} "
+        f"node {node['metadata']['name']} {node_ready_text(node)}{extra} "
         f"{resource} capacity {gpu_quantity(node, 'capacity', resource)} "
         f"allocatable {gpu_quantity(node, 'allocatable', resource)}"
     )

@@ -14,10 +14,16 @@ compacted) means "re-list and watch again", never an error.
     )
 
 `until` sees the current objects (JSON dicts, fresh from the server) matching the list query and
-returns a truthy value when done; `fail_fast` sees each changed object and returns a reason string
-for a permanent failure (ImagePullBackOff, Unschedulable for lack of GPUs, Job Failed, ...), which
-ends the wait at once instead of burning the timeout. The result carries the fresh objects and a
-timeline of every state transition seen, for the reports.
+returns a truthy value when done; `fail_fast` sees each changed object (after `until`: a condition
+that holds wins) and returns a reason string for a permanent failure (ImagePullBackOff,
+Unschedulable for lack of GPUs, Job Failed, ...), which ends the wait at once instead of burning
+the timeout. The result carries the fresh objects and a
+timeline of every state transition seen, for the reports. A timeout's first line names the last state
+seen (`...; last state: node X Ready=False (KubeletNotReady: ...)`), so the one line a summary shows
+already says what the wait was stuck on.
+
+An overloaded API server answers 429 or 5xx with Retry-After; client-go (kubectl) waits and retries
+such answers, and so does a wait here for its own list and watch requests (within its deadline).
 """
 
 from __future__ import annotations
@@ -40,6 +46,13 @@ Progress = Callable[[str], None]
 # whole deadline; the server ends it cleanly with timeoutSeconds.
 MAX_WATCH_WINDOW_S = 30
 PROGRESS_EVERY_S = 5.0
+# Answers that mean "not now, ask again" (client-go retries these when they carry Retry-After).
+RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+DEFAULT_RETRY_AFTER_S = 1.0
+MAX_RETRY_AFTER_S = 10.0
+# How much of the last state goes into a timeout's first line (the summary shows that line only).
+HEADLINE_OBJECTS = 3
+HEADLINE_SUMMARY_CHARS = 200
 
 
 class WaitError(AssertionError):
@@ -93,6 +106,52 @@ def trimmed_yaml(obj: Obj, limit: int = 60) -> str:
     return "\n".join(lines)
 
 
+def retry_after_s(error: ApiException) -> float:
+    """The server's Retry-After (seconds) on a 429/5xx answer; 1 s when it sent none."""
+    headers = getattr(error, "headers", None) or {}
+    raw = headers.get("Retry-After") if hasattr(headers, "get") else None
+    try:
+        seconds = float(raw) if raw is not None else DEFAULT_RETRY_AFTER_S
+    except (TypeError, ValueError):
+        seconds = DEFAULT_RETRY_AFTER_S
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)
+
+
+def is_retryable(error: BaseException) -> bool:
+    return isinstance(error, ApiException) and error.status in RETRYABLE_STATUS
+
+
+def api_error_text(error: ApiException) -> str:
+    """`500 InternalError: etcdserver: request timed out` from an ApiException's Status body."""
+    reason, message = str(error.reason or ""), ""
+    try:
+        body = json.loads(error.body) if error.body else {}
+    except (TypeError, ValueError):
+        body = {}
+    if isinstance(body, dict):
+        reason = str(body.get("reason") or reason)
+        message = str(body.get("message") or "")
+    return f"{error.status} {reason}" + (f": {message}" if message else "")
+
+
+def headline_state(objects: Sequence[Obj], summarize: Callable[[Obj], str]) -> str:
+    """`last state: <summary>; <summary> (+N more)` for a timeout's first line."""
+    if not objects:
+        return "last state: no matching object"
+    shown = []
+    for obj in sorted(objects, key=_key)[:HEADLINE_OBJECTS]:
+        try:
+            text = summarize(obj)
+        except Exception:  # noqa: BLE001 - a summary must never hide the timeout itself
+            text = default_summary(obj)
+        text = " ".join(text.split())
+        if len(text) > HEADLINE_SUMMARY_CHARS:
+            text = text[: HEADLINE_SUMMARY_CHARS - 3] + "..."
+        shown.append(text)
+    more = len(objects) - len(shown)
+    return "last state: " + "; ".join(shown) + (f" (+{more} more)" if more > 0 else "")
+
+
 def _list(lister: Callable[..., Any], query: dict[str, Any]) -> tuple[dict[str, Obj], str]:
     response = lister(**query, _preload_content=False)
     data = json.loads(response.data)
@@ -116,6 +175,7 @@ def wait_for(
     fail_fast: Callable[[Obj], str | None] | None = None,
     progress: Progress | None = None,
     recent_events: Callable[[], str] | None = None,
+    recheck_every_s: float | None = None,
     **query: Any,
 ) -> WaitResult:
     """Wait until `until(objects)` is truthy; raise WaitTimeout / WaitFailed with the evidence.
@@ -123,6 +183,9 @@ def wait_for(
     `lister` is a list function of the official client (e.g. CoreV1Api.list_node); `query` its
     arguments (namespace=, label_selector=, field_selector=). `timeout_name` is the name of the
     budget in gpuconf.timeouts, quoted in the failure so the user knows what to stretch.
+    `recheck_every_s`: also re-run `fail_fast` on every object and `until` on them all at least this
+    often when nothing changes (a watch ends after that long and resumes from its resourceVersion):
+    for conditions that turn true with time alone ("Ready for 5 s", "unchanged for a settle period").
     """
     __tracebackhide__ = True
     start = time.monotonic()
@@ -162,32 +225,63 @@ def wait_for(
     def obj_list() -> list[Obj]:
         return list(state.values())
 
+    last_api_error: list[str] = []  # the latest retryable answer, for a timeout's message
+
+    def timed_out() -> WaitTimeout:
+        headline = (
+            f"timed out after {elapsed():.1f}s ({timeout_name}={timeout:g}s) waiting for {describe}; "
+            + headline_state(obj_list(), summarize)
+        )
+        if last_api_error:
+            headline += f"; last API error: {last_api_error[-1]}"
+        return WaitTimeout(
+            _message(headline, obj_list(), recent_events, timeline),
+            objects=obj_list(),
+            timeline=timeline,
+        )
+
+    def back_off(error: ApiException, what: str) -> None:
+        """A 429/5xx: note it, wait what the server asked (never past the deadline)."""
+        text = api_error_text(error)
+        last_api_error.append(text)
+        delay = min(retry_after_s(error), max(deadline - time.monotonic(), 0.0))
+        timeline.append(
+            (round(elapsed(), 3), f"API server answered {what} with {text}; retrying in {delay:g}s")
+        )
+        time.sleep(delay)  # the server's own Retry-After: what client-go waits too
+
     while True:
-        state, resource_version = _list(lister, query)
+        try:
+            state, resource_version = _list(lister, query)
+        except ApiException as error:
+            requests += 1
+            if not is_retryable(error):
+                raise
+            if time.monotonic() >= deadline:
+                raise timed_out() from None
+            back_off(error, "a list")
+            if time.monotonic() >= deadline:
+                raise timed_out() from None
+            continue
         requests += 1
         for obj in state.values():
             observe(obj)
-        for obj in state.values():
-            failed(obj)
+        # The condition first: once it holds there is nothing left to wait for, even if an object is
+        # also in a state fail_fast would stop on (a pod bound to its node, then refused its image,
+        # has been scheduled: a later step fails on the image, deterministically).
         done = check()
         if done:
             return done
+        for obj in state.values():
+            failed(obj)
         relist = False
         while not relist:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise WaitTimeout(
-                    _message(
-                        f"timed out after {elapsed():.1f}s ({timeout_name}={timeout:g}s) "
-                        f"waiting for {describe}",
-                        obj_list(),
-                        recent_events,
-                        timeline,
-                    ),
-                    objects=obj_list(),
-                    timeline=timeline,
-                )
+                raise timed_out()
             window = max(1, min(MAX_WATCH_WINDOW_S, math.ceil(remaining)))
+            if recheck_every_s:
+                window = max(1, min(window, math.ceil(recheck_every_s)))
             watcher = watch.Watch()
             requests += 1
             try:
@@ -210,22 +304,33 @@ def wait_for(
                     else:
                         state[_key(obj)] = obj
                         observe(obj)
-                        failed(obj)
                     done = check()
                     if done:
                         watcher.stop()
                         return done
+                    if kind != "DELETED":
+                        failed(obj)
                     if progress and time.monotonic() - last_progress >= PROGRESS_EVERY_S:
                         last_progress = time.monotonic()
                         progress(f"waiting for {describe}: {elapsed():.0f}s, last: {timeline[-1][1]}")
                     if time.monotonic() >= deadline:
                         break
             except ApiException as error:
-                if error.status != 410:
+                if error.status == 410:
+                    relist = True  # our resourceVersion was compacted: list again
+                elif is_retryable(error):
+                    back_off(error, "a watch")
+                    relist = True
+                else:
                     raise
-                relist = True  # our resourceVersion was compacted: list again
             finally:
                 watcher.stop()
+            if recheck_every_s and not relist:
+                done = check()
+                if done:
+                    return done
+                for obj in list(state.values()):
+                    failed(obj)
             if progress and not relist and time.monotonic() - last_progress >= PROGRESS_EVERY_S:
                 last_progress = time.monotonic()
                 last = timeline[-1][1] if timeline else "nothing yet"

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gpuconf import states
+from gpuconf import failfast, states
 from gpuconf.checks.workload import LogAssessment, assess_workload_log
 from gpuconf.flow import GPU, JOB_NAMESPACE, ArticleFlow, StepOutcome
 from gpuconf.kube import load_manifest
@@ -32,7 +32,8 @@ VIEW = "view-the-status-and-output-of-the-gpu-enabled-workload"
 CLEAN_UP = "clean-up-resources"
 # The handle property that switches every workload to its kind-tier manifest (fake GPUs, offline image).
 MANIFEST_VARIANT = "workload_manifests"
-CASES_RUN = "workload_cases_run"  # flow.facts key: the cases whose run step started, by id
+CASES_RUN = "workload_cases_created"  # flow.facts key: case id -> {kind, name, namespace[, node]}
+CASE_OBJECTS = "workload_cases"  # flow.facts key: case id -> WorkloadCase, for every case asked for
 PLOTS = "accuracy_plots"  # flow.facts key: accuracy pictures being drawn
 PLOT_TIMEOUT_S = 60.0  # one small PNG: seconds even on a loaded machine
 
@@ -82,6 +83,7 @@ def _requested_gpus(obj: dict[str, Any]) -> int:
 
 # run-a-gpu-enabled-workload -------------------------------------------------------------------
 def run_a_gpu_enabled_workload(flow: ArticleFlow, case: WorkloadCase) -> StepOutcome:
+    flow.facts.setdefault(CASE_OBJECTS, {})[case.id] = case
     return flow._once(f"{RUN}[{case.id}]", lambda: _run(flow, case))
 
 
@@ -90,11 +92,19 @@ def _run(flow: ArticleFlow, case: WorkloadCase) -> StepOutcome:
     # The suite orders each case's steps as one block; with only some steps selected (-k), a case
     # still must not wait for a GPU an earlier case holds: clean those up first.
     workloads_cleaned_up(flow)
-    flow.facts.setdefault(CASES_RUN, {})[case.id] = case
     obj = workload_object(flow, case)
     kind, name, namespace = obj["kind"], obj["metadata"]["name"], obj["metadata"]["namespace"]
     flow.kube.create(obj)
     flow.created.append((kind, name, namespace))
+    # Created: from now on its clean-up step has something to delete, whatever this step's verdict.
+    created = flow.facts.setdefault(CASES_RUN, {})[case.id] = {
+        "kind": kind,
+        "name": name,
+        "namespace": namespace,
+    }
+    cordoned = failfast.every_gpu_node_cordoned_for(
+        flow.gpu_nodes, min(flow.timeouts.pod_scheduled / 4, 60.0)
+    )
     result = flow._wait(
         flow.kube.core.list_namespaced_pod,
         namespace=namespace,
@@ -102,12 +112,13 @@ def _run(flow: ArticleFlow, case: WorkloadCase) -> StepOutcome:
         until=lambda pods: [p for p in pods if p["spec"].get("nodeName")],
         timeout=flow.timeouts.pod_scheduled,
         timeout_name="pod_scheduled",
-        describe=f"the pod of {kind.lower()} {name} to be scheduled",
+        describe=f"the pod of job {name} to be scheduled" if kind == "Job" else f"pod {name} to be scheduled",
         summarize=states.summarize_pod,
-        fail_fast=states.pod_failure,
+        fail_fast=lambda pod: states.pod_failure(pod) or cordoned(pod),
+        recheck_every_s=failfast.RECHECK_EVERY_S,
     )
     pod = result.value[0]
-    node = pod["spec"]["nodeName"]
+    node = created["node"] = pod["spec"]["nodeName"]
     gpu_nodes = {node_name(n): n for n in flow.gpu_nodes()}
     assert node in gpu_nodes, (
         f"pod {pod['metadata']['name']} was scheduled on {node}, which is not a GPU node"
@@ -217,7 +228,7 @@ def _wait_pod_succeeded(flow: ArticleFlow, name: str, namespace: str) -> Any:
         timeout_name="job_complete",
         describe=f"pod {name} to complete",
         summarize=states.summarize_pod,
-        fail_fast=lambda pod: states.pod_failure(pod) or states.pod_terminal_failure(pod),
+        fail_fast=lambda pod: states.pod_failure(pod) or states.pod_failed(pod),
     )
 
 
@@ -281,8 +292,13 @@ def clean_up_resources(flow: ArticleFlow, case: WorkloadCase) -> StepOutcome:
 
 
 def _clean_up(flow: ArticleFlow, case: WorkloadCase) -> StepOutcome:
-    run = flow.require(RUN, lambda: run_a_gpu_enabled_workload(flow, case))
-    kind, name, namespace = run.data["kind"], run.data["name"], run.data["namespace"]
+    created = flow.facts.get(CASES_RUN, {}).get(case.id)
+    if created is None:  # never created: its run step failed before (or was not selected)
+        flow.require(RUN, lambda: run_a_gpu_enabled_workload(flow, case))
+        created = flow.facts[CASES_RUN][case.id]
+    # A workload whose later steps failed (a pod that never got a GPU, a Job that failed) is deleted
+    # all the same: clean-up is checked on every workload the suite created.
+    kind, name, namespace = created["kind"], created["name"], created["namespace"]
     # `kubectl delete jobs samples-tf-mnist-demo`: kubectl deletes with background propagation.
     flow.kube.delete(kind, name, namespace)
     timeline = flow.wait_gone(
@@ -294,12 +310,17 @@ def _clean_up(flow: ArticleFlow, case: WorkloadCase) -> StepOutcome:
     return StepOutcome(
         evidence=[f"{reference}/{name} deleted; {gone}"],
         timeline=timeline,
-        properties={"workload": case.workload.name, "gpu_node": run.data["node"]},
+        properties={
+            "workload": case.workload.name,
+            **({"gpu_node": created["node"]} if "node" in created else {}),
+        },
     )
 
 
 def workloads_cleaned_up(flow: ArticleFlow) -> None:
-    """Every workload case this session started is cleaned up (a later check needs its GPUs free)."""
-    cases: list[WorkloadCase] = list(flow.facts.get(CASES_RUN, {}).values())
+    """Every workload case this session created is cleaned up (a later check needs its GPUs free)."""
+    cases: list[WorkloadCase] = [
+        case for case in flow.facts.get(CASE_OBJECTS, {}).values() if case.id in flow.facts.get(CASES_RUN, {})
+    ]
     for case in cases:
         flow.require(CLEAN_UP, functools.partial(clean_up_resources, flow, case))

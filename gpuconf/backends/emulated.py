@@ -105,7 +105,7 @@ class EmulatedBackend(Backend):
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             text = log_path.read_text(errors="replace")
-            if "ready" in text:
+            if "ready at" in text:  # serve's line; "ready" alone is in error messages (node-not-ready)
                 return
             if _exited(self.pid):
                 last = (text.strip().splitlines() or ["(no output)"])[-1]

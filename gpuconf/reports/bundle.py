@@ -4,7 +4,8 @@
 plugin_logs=...)` writes readable, redacted files, one per item:
   README.md                  what is where
   events.txt                 Kubernetes events sorted by time (oldest first)
-  nodes.txt                  capacity vs allocatable per node, nvidia.com/gpu first, mismatches flagged
+  nodes.txt                  capacity vs allocatable per node, nvidia.com/gpu first, mismatches flagged;
+                             then the node's VM size, conditions that are not healthy, cordon, taints
   pods/<pod>.describe.txt    `kubectl describe pod` text
   logs/<pod>.log             pod (container) logs
   device-plugin/<pod>.log    device-plugin pod logs
@@ -47,12 +48,24 @@ def _event_time(event: Mapping[str, Any]) -> datetime | None:
     return None
 
 
+def _resource_version(event: Mapping[str, Any]) -> int:
+    """The event's resourceVersion when it is a number (etcd's revision): orders events of one second."""
+    raw = str((event.get("metadata") or {}).get("resourceVersion") or "")
+    return int(raw) if raw.isdigit() else 0
+
+
 def format_events(events: Sequence[Mapping[str, Any]]) -> str:
     """One line per event, oldest first: TIME TYPE REASON KIND/NAME: MESSAGE (xCOUNT). Events with
-    no timestamp come first, in the order given (stable sort)."""
+    no timestamp come first, in the order given (stable sort). Timestamps have one-second resolution,
+    so events of one second are ordered by resourceVersion (the order the API server wrote them)."""
     timed = sorted(
         enumerate(events),
-        key=lambda pair: (_event_time(pair[1]) is not None, _event_time(pair[1]) or 0, pair[0]),
+        key=lambda pair: (
+            _event_time(pair[1]) is not None,
+            _event_time(pair[1]) or 0,
+            _resource_version(pair[1]),
+            pair[0],
+        ),
     )
     lines = []
     for _, event in timed:
@@ -75,6 +88,33 @@ def _resources(node: Mapping[str, Any], key: str) -> Mapping[str, str]:
     return (node.get("status") or {}).get(key) or {}
 
 
+_INSTANCE_TYPE_LABELS = ("node.kubernetes.io/instance-type", "beta.kubernetes.io/instance-type")
+# Conditions whose healthy status is "False" (a True one is worth a line); Ready is healthy when True.
+_PRESSURE_CONDITIONS = ("MemoryPressure", "DiskPressure", "PIDPressure", "NetworkUnavailable")
+
+
+def _node_state(node: Mapping[str, Any]) -> list[str]:
+    """What else keeps GPUs from being used on a node (for a whole Node object; nothing otherwise)."""
+    labels = (node.get("metadata") or {}).get("labels") or {}
+    spec, status = node.get("spec") or {}, node.get("status") or {}
+    lines = []
+    size = next((labels[k] for k in _INSTANCE_TYPE_LABELS if labels.get(k)), None)
+    if size:
+        lines.append(f"  vm size: {size}")
+    for cond in status.get("conditions") or []:
+        kind, value = cond.get("type"), cond.get("status")
+        if kind == "Ready" or (kind in _PRESSURE_CONDITIONS and value == "True"):
+            why = ": ".join(str(p) for p in (cond.get("reason"), cond.get("message")) if p)
+            flag = "" if (kind == "Ready" and value == "True") else "  <-- not healthy"
+            lines.append(f"  condition {kind}={value}" + (f" ({why})" if why and flag else "") + flag)
+    if spec.get("unschedulable"):
+        lines.append("  unschedulable: true  <-- cordoned: no new pod is scheduled here")
+    for taint in spec.get("taints") or []:
+        value = f"={taint['value']}" if taint.get("value") else ""
+        lines.append(f"  taint {taint.get('key', '')}{value}:{taint.get('effect', '')}")
+    return lines
+
+
 def format_node_capacity(node_capacity: Mapping[str, Mapping[str, Any]]) -> str:
     """A capacity-vs-allocatable table per node; nvidia.com/gpu first and flagged when they differ
     (allocatable < capacity means unhealthy GPUs) or when it is missing (no device plugin)."""
@@ -92,6 +132,7 @@ def format_node_capacity(node_capacity: Mapping[str, Mapping[str, Any]]) -> str:
             rows.append(
                 f"  {GPU_RESOURCE:<32} {'-':>16} {'-':>16}  <-- not advertised (device plugin missing?)"
             )
+        rows += _node_state(node_capacity[node_name])
         blocks.append("\n".join(rows))
     return "\n\n".join(blocks) + "\n" if blocks else "(no nodes)\n"
 

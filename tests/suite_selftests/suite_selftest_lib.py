@@ -15,6 +15,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 import xml.etree.ElementTree as ET
@@ -117,23 +118,206 @@ class SuiteRun:
         return cases
 
 
-def run_suite(*args: str, reports: Path, env: dict[str, str] | None = None) -> SuiteRun:
-    """`pytest -p no:cacheprovider --reports-dir=<reports> ARGS` from the repository root."""
+def run_suite(*args: str, reports: Path, env: dict[str, str] | None = None, watch: bool = False) -> SuiteRun:
+    """`pytest -p no:cacheprovider --reports-dir=<reports> ARGS` from the repository root.
+
+    With watch=True the run's processes are watched while they run (RunWatcher): extra["traces"]
+    then says which temp directories and sockets they used and holds the emulator's log."""
     argv = ["-p", "no:cacheprovider", f"--reports-dir={reports}", *args]
     env = env or child_env()
     started = time.monotonic()
-    done = subprocess.run(
+    proc = subprocess.Popen(
         [*PYTEST, *argv],
         cwd=REPO,
         env=env,
-        capture_output=True,
-        text=True,
-        timeout=CHILD_TIMEOUT_S,
         stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
-    run = SuiteRun(argv, done.returncode, done.stdout, done.stderr, reports, time.monotonic() - started)
+    watcher = RunWatcher(env[TAG_VARIABLE], proc.pid, env.get("TMPDIR")) if watch else None
+    try:
+        stdout, stderr = proc.communicate(timeout=CHILD_TIMEOUT_S)
+    except subprocess.TimeoutExpired:  # what subprocess.run(timeout=) does: kill, reap, re-raise
+        proc.kill()
+        proc.communicate()
+        raise
+    finally:
+        traces = watcher.finish() if watcher else None
+    run = SuiteRun(argv, proc.returncode, stdout, stderr, reports, time.monotonic() - started)
     run.extra["left_behind"] = tagged_processes(env[TAG_VARIABLE])
+    if traces is not None:
+        run.extra["traces"] = traces
     return run
+
+
+# What a run's processes touched: temp directories, sockets, the emulator's log ---------------------
+SYSTEM_TMP = Path("/tmp")  # the emulated cluster's root is always here (short unix-socket paths)
+EMULATOR_WORKDIR_PREFIX = "gpuconf-emulated-"  # gpuconf.backends.emulated: mkdtemp in $TMPDIR
+CLUSTER_ROOT_PREFIX = "gc"  # gpuconf.emulator.cluster: mkdtemp(prefix="gc", dir="/tmp")
+WATCH_EVERY_S = 0.2
+
+
+def private_tmpdir(workdir: Path) -> Path:
+    """A TMPDIR of a run's own: whatever it leaves in its temp directory is then its own."""
+    path = workdir / "tmp"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def unix_socket_paths() -> dict[int, str]:
+    """Bound unix sockets of this machine: inode -> path (from /proc/net/unix)."""
+    paths: dict[int, str] = {}
+    try:
+        lines = Path("/proc/net/unix").read_text().splitlines()[1:]
+    except OSError:
+        return paths
+    for line in lines:
+        fields = line.split()
+        if len(fields) >= 8 and fields[6].isdigit():
+            paths[int(fields[6])] = fields[7].lstrip("@")
+    return paths
+
+
+@dataclass
+class RunTraces:
+    """What a child run's processes (all but the child pytest itself) used while they ran."""
+
+    dirs: set[Path]  # their temp directories: the emulator's workdir and the cluster's root
+    sockets: set[str]  # the unix sockets they had bound
+    emulator_log: str  # the emulator's whole log (kept open, so its deletion at teardown loses nothing)
+    tmpdir: Path | None  # the run's private TMPDIR, if it had one
+
+    def workdirs(self) -> list[Path]:
+        return sorted(d for d in self.dirs if d.name.startswith(EMULATOR_WORKDIR_PREFIX))
+
+    def cluster_roots(self) -> list[Path]:
+        return sorted(
+            d for d in self.dirs if d.parent == SYSTEM_TMP and d.name.startswith(CLUSTER_ROOT_PREFIX)
+        )
+
+    def dirs_left(self) -> list[str]:
+        return sorted(str(d) for d in self.dirs if d.exists())
+
+    def sockets_left(self) -> list[str]:
+        """Sockets under the run's directories that are still bound or still on disk."""
+        bound = set(unix_socket_paths().values())
+        roots = [str(d) + "/" for d in self.dirs]
+        candidates = self.sockets | {p for p in bound if any(p.startswith(r) for r in roots)}
+        return sorted(p for p in candidates if p in bound or os.path.lexists(p))
+
+    def tmpdir_left(self) -> list[str]:
+        return sorted(p.name for p in self.tmpdir.iterdir()) if self.tmpdir else []
+
+
+class RunWatcher:
+    """Samples a run's tagged processes every WATCH_EVERY_S while it runs: command lines, open files,
+    working directories and bound sockets, reduced to the temp directories they live in.
+
+    The run removes these directories when it ends (that is what the test checks), so they must be
+    seen while it runs; the emulator's log is opened as soon as it is seen and read at the end."""
+
+    def __init__(self, tag: str, pytest_pid: int, tmpdir: str | None) -> None:
+        self.needle = f"{TAG_VARIABLE}={tag}".encode()
+        self.pytest_pid = pytest_pid
+        self.tmpdir = Path(tmpdir) if tmpdir else None
+        self.bases = [b for b in (self.tmpdir, SYSTEM_TMP) if b is not None]
+        # Not the run's: the checkout and the virtualenv (CI may clone below /tmp), the self-test's
+        # own work directory around the private TMPDIR (reports live there).
+        self.ignored = [REPO, Path(sys.prefix).resolve(), *([self.tmpdir.parent] if self.tmpdir else [])]
+        self.dirs: set[Path] = set()
+        self.sockets: set[str] = set()
+        self.inodes: set[int] = set()
+        self.untagged: set[int] = set()
+        self.log: Any = None
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._loop, name="run-watcher", daemon=True)
+        self.thread.start()
+
+    def _temp_dir(self, path: str) -> Path | None:
+        """The directory right below a temp base that holds `path` (None: not a temp path)."""
+        inside = Path(path)
+        if self.tmpdir is None or self.tmpdir not in inside.parents:
+            if any(inside == d or d in inside.parents for d in self.ignored):
+                return None
+        for base in self.bases:  # the private TMPDIR first: it lies below /tmp itself
+            try:
+                rest = Path(path).relative_to(base)
+            except ValueError:
+                continue
+            return base / rest.parts[0] if rest.parts else None
+        return None
+
+    def _note(self, path: str) -> None:
+        found = self._temp_dir(path)
+        if found is not None and found != self.tmpdir:
+            self.dirs.add(found)
+
+    def _sample(self) -> None:
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            pid = int(entry.name)
+            if pid in self.untagged or pid == self.pytest_pid or pid == os.getpid():
+                continue
+            try:
+                if self.needle not in (entry / "environ").read_bytes().split(b"\0"):
+                    self.untagged.add(pid)  # a process's environment is fixed once it runs
+                    continue
+                argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+                if argv[1:3] == ["-m", "pytest"]:
+                    # The child pytest forking a process (the emulator), caught before its exec: it
+                    # still shows pytest's own files (reports, the cluster lock). Look again later.
+                    continue
+                links = [os.readlink(fd) for fd in (entry / "fd").iterdir()]
+                links.append(os.readlink(entry / "cwd"))
+            except OSError:
+                continue  # it ended meanwhile
+            for arg in argv:
+                if arg.startswith("/"):
+                    self._note(arg)
+            if "--kubeconfig" in argv and "gpuconf.emulator" in argv and self.log is None:
+                log = Path(argv[argv.index("--kubeconfig") + 1]).parent / "emulator.log"
+                try:
+                    self.log = log.open(errors="replace")
+                except OSError:
+                    pass
+            for link in links:
+                if link.startswith("socket:["):
+                    self.inodes.add(int(link[len("socket:[") : -1]))
+                elif link.startswith("/"):
+                    self._note(link)
+        if self.inodes:
+            for inode, path in unix_socket_paths().items():
+                if inode in self.inodes and path.startswith("/"):
+                    self.sockets.add(path)
+                    self._note(path)
+
+    def _loop(self) -> None:
+        while not self.stopping.is_set():
+            self._sample()
+            self.stopping.wait(WATCH_EVERY_S)
+
+    def finish(self) -> RunTraces:
+        self.stopping.set()
+        self.thread.join(timeout=10)
+        text = ""
+        if self.log is not None:
+            self.log.seek(0)
+            text = self.log.read()
+            self.log.close()
+        return RunTraces(set(self.dirs), set(self.sockets), text, self.tmpdir)
+
+
+# Reading a run's summary by article section (never by test function name) ----------------------
+def bundle_dir(run: SuiteRun, row: dict[str, Any]) -> Path:
+    """reports/<test-id>/ of a summary row: the test id made safe as fixtures.reporting names it."""
+    return run.reports / re.sub(r"[^A-Za-z0-9._-]+", "_", row["test_id"]).strip("_")[:150]
+
+
+def failure_line(row: dict[str, Any]) -> str:
+    """The one line a failing row shows (summary.md, terminal): its first evidence entry."""
+    return row["evidence"][0] if row.get("evidence") else ""
 
 
 def write_kubeconfig(path: Path, server: str) -> Path:
@@ -306,9 +490,13 @@ def suite_runs(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
 __all__ = [
     "REPO",
     "OwnServer",
+    "RunTraces",
     "SuiteRun",
+    "bundle_dir",
     "child_env",
     "closed_port",
+    "failure_line",
+    "private_tmpdir",
     "tagged_processes",
     "run_suite",
     "suite_runs",

@@ -17,8 +17,8 @@ SUITE_RUNS = ("tainted-gpu-node", "cordoned-gpu-node")
 NODE = "aks-nodepool1-28993262-0"  # the article's node, the emulator's default pool
 # Real-cluster budgets (this backend cannot know the cluster is emulated), scaled down: the waits that
 # must fail end fast; the ones that must pass keep room for a loaded machine.
-FAST = ("--timeout-factor", "0.01")  # daemonset_rollout 600 s -> 6 s (the taint case's failing wait)
-MEDIUM = ("--timeout-factor", "0.02")  # rollout/gpu_advertised 12 s to pass, pod_scheduled 6 s to fail
+FAST = ("--timeout-factor", "0.01")  # daemonset_rollout 600 s -> 6 s, should the taint fail-fast miss
+MEDIUM = ("--timeout-factor", "0.02")  # rollout/gpu_advertised 12 s to pass; cordon settle 1.5 s
 INSTALL = "test_daemonset_rolls_out_on_every_gpu_node"
 WORKLOAD_CASES = ("mnist-job", "cuda-vectoradd", "nvidia-smi")  # each on the one size found: NC6
 RUN_JOB = "test_workload_is_scheduled_on_a_gpu_node[mnist-job-on-Standard_NC6]"
@@ -105,8 +105,10 @@ def test_tainted_gpu_node_fails_the_install_step(suite_runs) -> None:
     assert install["verdict"] == "fail"
     text = _failure_text(run, INSTALL)
     assert "daemonset gpu-resources/nvidia-device-plugin-daemonset to roll out" in text
-    assert "daemonset_rollout" in text
-    assert "desired 0" in text  # the DaemonSet placed no pod at all
+    assert "desired 0" in text  # the DaemonSet placed no pod at all ...
+    # ... and the step says why at once instead of burning its daemonset_rollout budget.
+    assert f"{NODE} has taint sku=gpu:NoSchedule, which the DaemonSet does not tolerate" in text
+    assert install["duration_s"] < 5.0, install
 
 
 def test_tainted_gpu_node_names_the_taint_in_its_per_node_test(suite_runs) -> None:
@@ -168,7 +170,7 @@ def test_cordoned_gpu_node_fails_the_workload_step_naming_unschedulable(suite_ru
     assert steps[RUN_JOB]["article_section"] == "run-a-gpu-enabled-workload"
     assert steps[RUN_JOB]["verdict"] == "fail"
     text = _failure_text(run, RUN_JOB)
-    assert "pod_scheduled" in text
+    assert "every GPU node is cordoned" in text
     assert "FailedScheduling" in text and "1 node(s) were unschedulable" in text
     view = steps[VIEW_JOB]
     assert view["verdict"] == "fail"

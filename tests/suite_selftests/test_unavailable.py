@@ -8,7 +8,7 @@ from pathlib import Path
 
 from suite_selftest_lib import SuiteRun, child_env, closed_port, run_suite, suite_run, write_kubeconfig
 
-SUITE_RUNS = ("unreachable", "kind", "aks")
+SUITE_RUNS = ("unreachable", "kind", "aks", "aks-flag")
 # Every suite test of one GPU node (or the one catch-all slot when the inventory is unknown) and the
 # three workloads on one VM size: 5 single steps + 3 x (run, view, clean-up) + 2 beyond the article.
 SUITE_TESTS = 16
@@ -39,6 +39,12 @@ def _aks(workdir: Path) -> SuiteRun:
     # child_env() drops AZURE_* and GPUCONF_*: no subscription from anywhere. An empty HOME hides any
     # az CLI profile.
     return run_suite("-m", "aks", reports=workdir / "reports", env=child_env(HOME=str(workdir)))
+
+
+@suite_run("aks-flag")
+def _aks_flag(workdir: Path) -> SuiteRun:
+    # `--cluster aks` without `-m aks` (the whole suite, every marker): the same missing subscription.
+    return run_suite("--cluster", "aks", reports=workdir / "reports", env=child_env(HOME=str(workdir)))
 
 
 def _assert_all_unavailable(run: SuiteRun, reason: str) -> None:
@@ -82,6 +88,12 @@ def test_aks_tier_without_a_subscription_is_unavailable(suite_runs) -> None:
     steps = run.steps()
     assert "test_capacity_and_allocatable_show_nvidia_gpu[Standard_NC4as_T4_v3-0]" in steps, sorted(steps)
     assert "test_workload_is_scheduled_on_a_gpu_node[mnist-job-on-Standard_NC4as_T4_v3]" in steps
+
+
+def test_aks_cluster_flag_without_a_subscription_is_unavailable(suite_runs) -> None:
+    run = suite_runs.get("aks-flag")
+    _assert_all_unavailable(run, "unavailable: no Azure subscription")
+    assert all("AZURE_SUBSCRIPTION_ID" in row["evidence"][0] for row in run.summary()["steps"])
 
 
 # The kind path itself (create, load, install the fake plugin) needs Docker and never runs here; what

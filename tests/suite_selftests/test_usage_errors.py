@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 from suite_selftest_lib import closed_port, run_suite, write_kubeconfig
 
 # (id, args (TMP is replaced by a scratch dir), words the one ERROR line must contain)
@@ -38,6 +39,26 @@ CASES = [
         ["--emulator-fault", "X", "--cluster", "kubeconfig", "--kubeconfig=TMP/valid.yaml"],
         ["--emulator-fault", "--cluster emulated"],
     ),
+    ("unknown-gpu-mode", ["--gpu", "cuda"], ["--gpu", "'cuda'", "fake, real"]),
+    ("zero-nodes", ["--nodes", "0"], ["--nodes", "0", "outside 1..1000"]),
+    ("timeout-factor-not-a-number", ["--timeout-factor", "fast"], ["--timeout-factor", "'fast'"]),
+    (
+        "kubeconfig-without-current-context",
+        ["--cluster", "kubeconfig", "--kubeconfig=TMP/no-context.yaml"],
+        ["kubeconfig", "no-context.yaml", "no current-context"],
+    ),
+    # The harness takes no manifest path (the article's and kind's manifests are fixed files), so an
+    # invalid manifest cannot be given; a mistyped fault name is the nearest realistic bad input.
+    (
+        "unknown-emulator-fault",
+        ["-m", "offline", "--emulator-fault", "device-unhealty"],
+        ["--emulator-fault", "device-unhealty", "device-unhealthy"],
+    ),
+    (
+        "bad-aks-custom-headers",
+        ["-m", "aks", "--aks-custom-headers", "UseGPUDedicatedVHD"],
+        ["--aks-custom-headers", "UseGPUDedicatedVHD", "k=v"],
+    ),
 ]
 
 
@@ -47,6 +68,9 @@ def test_bad_option_is_one_error_line_and_exit_code_4(
 ) -> None:
     (tmp_path / "malformed.yaml").write_text("clusters: [this is: not valid\n")
     write_kubeconfig(tmp_path / "valid.yaml", f"http://127.0.0.1:{closed_port()}")
+    no_context = yaml.safe_load((tmp_path / "valid.yaml").read_text())
+    del no_context["current-context"]
+    (tmp_path / "no-context.yaml").write_text(yaml.safe_dump(no_context))
     args = [a.replace("TMP", str(tmp_path)) for a in args]
     run = run_suite(*args, reports=tmp_path / "reports")
     assert run.ret == 4, run.describe()

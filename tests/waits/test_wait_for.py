@@ -122,3 +122,82 @@ def test_permanent_state_fails_fast_with_the_reason(kube: Kube) -> None:
         failer.join(timeout=10)
     assert time.monotonic() - started < 10, "a permanent state must not wait for the deadline"
     assert "ImagePullBackOff" in str(caught.value)
+
+
+def test_timeout_first_line_names_the_last_state(kube: Kube) -> None:
+    kube.core.create_namespaced_pod(NAMESPACE, _pod("stuck"))
+    with pytest.raises(WaitTimeout) as caught:
+        wait_for(
+            kube.core.list_namespaced_pod,
+            namespace=NAMESPACE,
+            until=lambda pods: False,
+            timeout=1.0,
+            timeout_name="pod_running",
+            describe="pod stuck Running",
+            summarize=summarize_pod,
+        )
+    first = str(caught.value).splitlines()[0]
+    assert first.startswith("timed out after") and "(pod_running=1s)" in first, first
+    assert "; last state: pod stuck " in first, first  # what a one-line summary shows is enough
+
+
+@pytest.mark.parametrize("layer", ["client", "wait"])
+def test_overloaded_server_answers_are_retried_within_the_deadline(layer: str) -> None:
+    """429/5xx answers with Retry-After are retried: by the suite's client (gpuconf.kube, as client-go
+    does), and, for a client without that (the official client's default), by the wait itself."""
+    from kubernetes import client as k8s
+
+    from gpuconf.emulator.interface import ApiError
+
+    answers = {"left": 3}
+
+    def overloaded(request):  # the first three lists and watches: 429, 500, 429 with Retry-After 1
+        listing = request.method == "GET" and request.path.startswith("/api/v1/namespaces/default/configmaps")
+        if listing and answers["left"] > 0:
+            answers["left"] -= 1
+            code, reason = (500, "InternalError") if answers["left"] == 1 else (429, "TooManyRequests")
+            return ApiError(code, reason, "try again later", retry_after_seconds=1)
+        return None
+
+    with running_server(configure=lambda server: server.request_faults.append(overloaded)) as handle:
+        client = Kube.from_kubeconfig(handle.kubeconfig)
+        if layer == "wait":  # the official client as it comes: urllib3 retries no 500
+            configuration = client.api_client.configuration
+            configuration.retries = None
+            client.close()
+            client = Kube(k8s.ApiClient(configuration))
+        try:
+            client.core.create_namespaced_config_map(NAMESPACE, {"metadata": {"name": "here"}})
+            started = time.monotonic()
+            result = wait_for(
+                client.core.list_namespaced_config_map,
+                namespace=NAMESPACE,
+                until=lambda items: items,
+                timeout=20,
+                timeout_name="test_retry",
+                describe="configmap here",
+            )
+        finally:
+            client.close()
+    assert result.object is not None and result.object["metadata"]["name"] == "here"
+    assert answers["left"] == 0
+    retried_by_wait = [w for _, w in result.timeline if w.startswith("API server answered a list with 500")]
+    assert bool(retried_by_wait) == (layer == "wait"), result.timeline
+    assert time.monotonic() - started < 10
+
+
+def test_recheck_re_evaluates_a_condition_that_turns_true_with_time_alone(kube: Kube) -> None:
+    kube.core.create_namespaced_config_map(NAMESPACE, {"metadata": {"name": "quiet"}})
+    ready_at = time.monotonic() + 1.5  # nothing changes on the server: only time makes it true
+    started = time.monotonic()
+    result = wait_for(
+        kube.core.list_namespaced_config_map,
+        namespace=NAMESPACE,
+        until=lambda items: items and time.monotonic() >= ready_at,
+        timeout=20,
+        timeout_name="test_recheck",
+        describe="a settle period",
+        recheck_every_s=0.5,
+    )
+    assert result.object is not None
+    assert time.monotonic() - started < 6, "re-checked after a watch window, not at the deadline"

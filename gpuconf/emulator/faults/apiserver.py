@@ -4,18 +4,25 @@ Real API servers shed load with 429 TooManyRequests and, behind a struggling etc
 Retry-After header; both tell well-behaved clients (client-go, kubectl) to wait and retry. Watches
 are cut when an apiserver instance restarts. The fault starts its window at the first client
 request, so the cluster's own start-up is never affected, and ends on its own.
+
+Every injected answer and every cut is logged (a WARNING line starting `fault apiserver-flaky:`, in
+`serve`'s output: the emulated backend's emulator.log), and so is the window's end with its totals, so
+a run that rode the fault out can show that it really met it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 from gpuconf.emulator.interface import ApiError
 
 HEALTH_PATHS = ("/healthz", "/livez", "/readyz")
+LOG_PREFIX = "fault apiserver-flaky:"
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -38,6 +45,7 @@ class FlakyApiServer:
         self.failed = 0
         self.watches_dropped = 0
         self._window_end: float | None = None
+        self._summarized = False
         self._dropper: asyncio.Task[None] | None = None
 
     def install(self) -> None:
@@ -64,6 +72,7 @@ class FlakyApiServer:
             self._window_end = loop.time() + self.timing.window_s
             self._dropper = loop.create_task(self._drop_watches(), name="fault-apiserver-flaky")
         if not self.in_window():
+            self._summarize()
             return None
         self.requests += 1
         if self.requests % self.timing.fail_every:
@@ -72,17 +81,42 @@ class FlakyApiServer:
         retry = self.timing.retry_after_s
         # Alternate the two overload answers a client meets in practice.
         if self.failed % 2:
-            return ApiError(
+            error = ApiError(
                 429,
                 "TooManyRequests",
                 "Too many requests, please try again later.",
                 retry_after_seconds=retry,
             )
-        return ApiError(
-            500,
-            "InternalError",
-            "Internal error occurred: etcdserver: request timed out",
-            retry_after_seconds=retry,
+        else:
+            error = ApiError(
+                500,
+                "InternalError",
+                "Internal error occurred: etcdserver: request timed out",
+                retry_after_seconds=retry,
+            )
+        log.warning(
+            "%s answered %s %s to %s %s (Retry-After %ss)",
+            LOG_PREFIX,
+            error.code,
+            error.reason,
+            getattr(request, "method", "?"),
+            getattr(request, "path_qs", getattr(request, "path", "?")),
+            retry,
+        )
+        return error
+
+    def _summarize(self) -> None:
+        """Once, after the window: what the fault did in all."""
+        if self._summarized or self._window_end is None:
+            return
+        self._summarized = True
+        log.warning(
+            "%s window of %gs over: %d of %d requests answered 429/500, %d watch(es) cut",
+            LOG_PREFIX,
+            self.timing.window_s,
+            self.failed,
+            self.requests,
+            self.watches_dropped,
         )
 
     async def _drop_watches(self) -> None:
@@ -90,4 +124,7 @@ class FlakyApiServer:
         while self.in_window():
             await asyncio.sleep(self.timing.drop_watches_every_s)  # a period, not a synchronisation
             if self.in_window():
-                self.watches_dropped += self.server.drop_watches()
+                cut = self.server.drop_watches()
+                self.watches_dropped += cut
+                if cut:
+                    log.warning("%s cut %d open watch(es)", LOG_PREFIX, cut)
