@@ -52,18 +52,19 @@ def node_not_ready_for(settle_s: float) -> FailFast:
 
 def taints_keep_daemonset_off(gpu_nodes: list[Obj], template: Obj) -> FailFast:
     """The DaemonSet controller has placed its pods and left GPU nodes out because of taints the pod
-    template does not tolerate: no plugin will ever run there."""
+    template does not tolerate: no plugin will ever run there. (The taints are read once: a wait sees
+    hundreds of DaemonSet updates at scale.)"""
+    kept = [
+        f"{node_name(node)} has taint {states.taint_text(taint)}"
+        for node in gpu_nodes
+        if (taint := untolerated_taint(template, node)) is not None
+    ]
 
     def check(daemonset: Obj) -> str | None:
         status = daemonset.get("status", {})
         if status.get("observedGeneration", 0) < daemonset["metadata"].get("generation", 1):
             return None  # the controller has not looked at this generation yet
         missing = len(gpu_nodes) - status.get("desiredNumberScheduled", 0)
-        kept = [
-            f"{node_name(node)} has taint {states.taint_text(taint)}"
-            for node in gpu_nodes
-            if (taint := untolerated_taint(template, node)) is not None
-        ]
         if missing <= 0 or len(kept) < missing:
             return None
         return (
@@ -71,6 +72,44 @@ def taints_keep_daemonset_off(gpu_nodes: list[Obj], template: Obj) -> FailFast:
             + "; ".join(kept)
             + ", which the DaemonSet does not tolerate"
         )
+
+    return check
+
+
+def throttled(read: Callable[[], list[Obj]], every_s: float = RECHECK_EVERY_S) -> Callable[[], list[Obj]]:
+    """`read`, called at most once per every_s (a fail-fast runs on every event of a wait; at 1,000
+    nodes a fresh list per event would cost a million objects)."""
+    cache: dict[str, Any] = {"at": -every_s, "items": []}
+
+    def cached() -> list[Obj]:
+        if time.monotonic() - cache["at"] >= every_s:
+            cache["items"], cache["at"] = read(), time.monotonic()
+        return list(cache["items"])
+
+    return cached
+
+
+def failing_pod_once_stalled(
+    list_pods: Callable[[], list[Obj]], quiet_s: float = 1.0, every_s: float = 5.0
+) -> FailFast:
+    """For a wait on a controller (a DaemonSet rolling out): a failing pod of it, looked for when the
+    controller's status has not moved for quiet_s, and at least every every_s. A rollout that makes
+    progress is not interrupted by a list of every pod on every update (at 1,000 nodes: a million
+    objects); one that stalls is explained within about a second."""
+    last: dict[str, Any] = {"status": None, "changed": time.monotonic(), "listed": time.monotonic()}
+
+    def check(obj: Obj) -> str | None:
+        now = time.monotonic()
+        if obj.get("status") != last["status"]:
+            last["status"], last["changed"] = obj.get("status"), now
+        if now - last["changed"] < quiet_s and now - last["listed"] < every_s:
+            return None
+        last["listed"] = now
+        for pod in list_pods():
+            failure = states.pod_failure(pod)
+            if failure:
+                return failure
+        return None
 
     return check
 
@@ -119,12 +158,10 @@ def gpu_mismatch_persists(
     has been Running and ready for settle_s (a plugin registers within a second of starting), or
     that plugin pod is failing. The plugin pods are listed at most once a second, whatever the nodes."""
     held = _Held(settle_s)
-    cache: dict[str, Any] = {"at": 0.0, "pods": []}
+    listed = throttled(plugin_pods)
 
     def pods_on(name: str) -> list[Obj]:
-        if time.monotonic() - cache["at"] > RECHECK_EVERY_S:
-            cache["pods"], cache["at"] = plugin_pods(), time.monotonic()
-        return [p for p in cache["pods"] if p["spec"].get("nodeName") == name]
+        return [p for p in listed() if p["spec"].get("nodeName") == name]
 
     def check(node: Obj) -> str | None:
         name, count = node_name(node), expected.get(node_name(node))

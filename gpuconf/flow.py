@@ -9,6 +9,7 @@ recorded and removed at the end; a failed removal is a leak and fails the run.
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -159,6 +160,11 @@ class ArticleFlow:
         )
         return [names[slot.ordinal]]
 
+    def slot_size(self, name: str) -> str:
+        """The VM size of a GPU node, from the names read once by slot_nodes."""
+        by_size: dict[str, list[str]] = self.facts.get("gpu_nodes_by_size", {})
+        return next((size for size, names in by_size.items() if name in names), "unknown size")
+
     def read_node(self, name: str) -> dict[str, Any]:
         return self.kube.read(self.kube.core.read_node, name)
 
@@ -230,6 +236,12 @@ class ArticleFlow:
     def install_nvidia_device_plugin(self) -> StepOutcome:
         return self._once("install-nvidia-device-plugin", self._install_plugin)
 
+    def plugin_daemonset(self) -> dict[str, Any]:
+        """The device-plugin DaemonSet manifest (read once: every per-node test looks at it)."""
+        if "plugin_daemonset" not in self.facts:
+            (self.facts["plugin_daemonset"],) = load_manifest(self.plugin_manifest())
+        return copy.deepcopy(self.facts["plugin_daemonset"])
+
     def plugin_manifest(self) -> Path:
         return Path(self.handle.properties.get("plugin_manifest", ARTICLE_PLUGIN_MANIFEST))
 
@@ -239,7 +251,7 @@ class ArticleFlow:
             return self._plugin_from_node_image()
         outcome = StepOutcome()
         self._ensure_namespace(PLUGIN_NAMESPACE, outcome)
-        (daemonset,) = load_manifest(self.plugin_manifest())
+        daemonset = self.plugin_daemonset()
         name = daemonset["metadata"]["name"]
         image = daemonset["spec"]["template"]["spec"]["containers"][0]["image"]
         self.facts["device_plugin_image"] = image
@@ -255,13 +267,13 @@ class ArticleFlow:
             )
 
         kept_off = failfast.taints_keep_daemonset_off(self.gpu_nodes(), daemonset["spec"]["template"])
+        failing_pod = failfast.failing_pod_once_stalled(
+            lambda: self.kube.pods(PLUGIN_NAMESPACE, PLUGIN_LABEL)
+        )
 
         def plugin_pod_failure(ds: dict[str, Any]) -> str | None:
-            for pod in self.kube.pods(PLUGIN_NAMESPACE, PLUGIN_LABEL):
-                reason = states.pod_failure(pod)
-                if reason:
-                    return f"device-plugin {reason}"
-            return kept_off(ds)
+            failure = failing_pod(ds)
+            return f"device-plugin {failure}" if failure else kept_off(ds)
 
         result = self._wait(
             self.kube.apps.list_namespaced_daemon_set,
@@ -273,6 +285,7 @@ class ArticleFlow:
             describe=f"daemonset {PLUGIN_NAMESPACE}/{name} to roll out",
             summarize=states.summarize_daemonset,
             fail_fast=plugin_pod_failure,
+            recheck_every_s=failfast.RECHECK_EVERY_S,  # a pod that fails after the last DaemonSet update
         )
         outcome.timeline += result.timeline
         assert result.object is not None
@@ -364,10 +377,10 @@ class ArticleFlow:
             # The DaemonSet's own test reports the rollout; this one still tells its node's story.
             rollout_failure = str(error).splitlines()[0]
             rollout_timed_out = isinstance(error, WaitTimeout)
-        (daemonset,) = load_manifest(self.plugin_manifest())
+        daemonset = self.plugin_daemonset()
         evidence, problems, timeline = [], [], []
         for name in self.slot_nodes(slot):
-            pods = self._plugin_pods_on(name)
+            pods = self._plugin_pods_by_node().get(name, [])
             undecided = (
                 rollout_failure
                 and not rollout_timed_out  # the rollout already had its whole budget
@@ -395,7 +408,7 @@ class ArticleFlow:
                 pods = self._plugin_pods_on(name)
             running = [p for p in pods if states.pod_running_and_ready(p)]
             if running:
-                evidence.append(f"{states.summarize_pod(running[0])} ({node_vm_size(self.read_node(name))})")
+                evidence.append(f"{states.summarize_pod(running[0])} ({self.slot_size(name)})")
             else:
                 problems.append(self._no_plugin_pod_reason(name, pods, daemonset))
         assert not problems, "; ".join(problems) + (
@@ -404,6 +417,16 @@ class ArticleFlow:
         return StepOutcome(
             evidence=evidence, timeline=timeline, properties={"gpu_node": ",".join(self.slot_nodes(slot))}
         )
+
+    def _plugin_pods_by_node(self) -> dict[str, list[dict[str, Any]]]:
+        """The device-plugin pods by node, listed once after the install step: one per-node test each
+        reads its node's (at 1,000 nodes, 1,000 lists of 1,000 pods would be a million objects)."""
+        if "plugin_pods_by_node" not in self.facts:
+            by_node: dict[str, list[dict[str, Any]]] = {}
+            for pod in self.kube.pods(PLUGIN_NAMESPACE, PLUGIN_LABEL):
+                by_node.setdefault(pod["spec"].get("nodeName") or "", []).append(pod)
+            self.facts["plugin_pods_by_node"] = by_node
+        return self.facts["plugin_pods_by_node"]
 
     def _plugin_pods_on(self, name: str) -> list[dict[str, Any]]:
         return self.kube.read(
@@ -475,7 +498,11 @@ class ArticleFlow:
         evidence = [
             _gpu_evidence(n, expected[node_name(n)]) for n in result.objects if node_name(n) in expected
         ]
-        return StepOutcome(evidence=evidence, timeline=result.timeline, data={"expected": expected})
+        # The nodes as the wait saw them all advertise: each per-node test judges its own from these.
+        advertised = {node_name(n): n for n in result.objects}
+        return StepOutcome(
+            evidence=evidence, timeline=result.timeline, data={"expected": expected, "nodes": advertised}
+        )
 
     def gpus_schedulable_on(self, slot: NodeSlot) -> StepOutcome:
         """Capacity == allocatable == the VM size's GPU count on this slot's node."""
@@ -487,9 +514,10 @@ class ArticleFlow:
         else:
             self.require("install-nvidia-device-plugin")
         names = self.slot_nodes(slot)
-        wait_note, waited = "", True
+        wait_note, waited, seen = "", True, {}
         try:
-            self.confirm_that_gpus_are_schedulable()  # one wait for every node; then read this one
+            # One wait for every node; then this node as that wait last saw it advertise.
+            seen = self.confirm_that_gpus_are_schedulable().data["nodes"]
         except PrerequisiteFailed:
             waited = False  # another node's plugin is broken: this node gets a wait of its own
         except AssertionError as error:
@@ -497,7 +525,7 @@ class ArticleFlow:
             wait_note = f" ({lines[1]})" if len(lines) > 1 else ""
         evidence, problems, timeline = [], [], []
         for name in names:
-            node = self.read_node(name)
+            node = seen.get(name) or self.read_node(name)
             count = self.expected_gpus(node)
             if not waited:
                 try:
