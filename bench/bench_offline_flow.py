@@ -12,8 +12,8 @@ Each run is a fresh `pytest -m offline -p no:cacheprovider -q --durations=0 --du
 
 The workloads' own time is measured separately, each run alone as the suite's containers run it (whole
 process, wall, with the fake plugin's Allocate environment for one emulated Tesla K80): the article's
-MNIST Job (`--max_steps 500`), the vectorAdd sample, `nvidia-smi -L`, and the exclusivity check's
-waiter (`--max_steps 50`; its holder is a pause container, no work). The harness overhead is wall -
+MNIST Job (`--max_steps 500`), the vectorAdd sample and `nvidia-smi -L` (the exclusivity check's pods
+are pause containers: no work). The harness overhead is wall -
 the sum of those. Targets (issue 8): median wall <= 10 s, overhead <= 3 s.
 
     .venv/bin/python bench/bench_offline_flow.py --runs 5
@@ -108,7 +108,6 @@ def workloads_wall(max_steps: int) -> float:
         ["gpuconf.workload.mnist", "--max_steps", str(max_steps)],
         ["gpuconf.workload.vectoradd"],
         ["gpuconf.workload.nvidia_smi", "-L"],
-        ["gpuconf.workload.mnist", "--max_steps", "50"],  # the exclusivity check's waiter
     ):
         started = time.monotonic()
         subprocess.run([PY, "-m", *argv], cwd=ROOT, check=True, capture_output=True, env=env)
@@ -129,7 +128,7 @@ def report(runs: list[dict], trains: list[float], max_steps: int, title: str) ->
         print(f"{'  step ' + step:48} {rng(values, 3)}")
     print(f"{'  other fixture setup/teardown':48} {rng([r['other_fixtures'] for r in runs])}")
     print(f"{'  teardown (cleanup, emulator stop)':48} {rng([r['teardown'] for r in runs])}")
-    label = f"workloads alone (MNIST {max_steps} steps, vectorAdd, nvidia-smi, waiter)"
+    label = f"workloads alone (MNIST {max_steps} steps, vectorAdd, nvidia-smi)"
     print(f"{label:48} {rng(trains, 3)}")
     print(f"{'harness overhead = wall - workloads':48} {rng(overheads)}")
     med_wall, med_over = statistics.median(walls), statistics.median(overheads)

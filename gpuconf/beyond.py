@@ -15,13 +15,12 @@ from gpuconf import failfast, states
 from gpuconf.flow import GPU, JOB_NAMESPACE, PLUGIN_LABEL, PLUGIN_NAMESPACE, ArticleFlow, StepOutcome
 from gpuconf.kube import condition, gpu_quantity
 from gpuconf.nodes import node_name
-from gpuconf.workload_steps import manifest_object, pod_spec, workloads_cleaned_up
-from gpuconf.workloads import MNIST_JOB
+from gpuconf.workload_steps import workloads_cleaned_up
 
-# The holder only has to hold the GPU(s) until the waiter is seen Pending, then it is deleted: the
-# pause image does exactly that (no training to wait for) and every Kubernetes node has it.
-HOLDER_IMAGE = "registry.k8s.io/pause:3.10"
-WAITER_STEPS = 50
+# The holder only has to hold the GPU(s) until the waiter is seen Pending, then it is deleted; the
+# waiter only has to get a GPU and start. The pause image does exactly that (no work to wait for),
+# and every Kubernetes node has it.
+PAUSE_IMAGE = "registry.k8s.io/pause:3.10"
 
 
 def _gpu_pod(name: str, node: str, gpus: int, image: str, args: list[str]) -> dict[str, Any]:
@@ -77,9 +76,8 @@ def gpu_exclusivity(flow: ArticleFlow) -> StepOutcome:
     node = flow.gpu_nodes()[0]
     name, count = node_name(node), flow.expected_gpus(node)
     holder, waiter = "gpuconf-gpu-holder", "gpuconf-gpu-waiter"
-    waiter_image = pod_spec(manifest_object(flow, MNIST_JOB))["containers"][0]["image"]
     outcome = StepOutcome()
-    flow.kube.create(_gpu_pod(holder, name, count, HOLDER_IMAGE, []))
+    flow.kube.create(_gpu_pod(holder, name, count, PAUSE_IMAGE, []))
     flow.created.append(("Pod", holder, JOB_NAMESPACE))
     cordoned = failfast.every_gpu_node_cordoned_for(
         flow.gpu_nodes, min(flow.timeouts.pod_scheduled / 4, 60.0)
@@ -93,7 +91,7 @@ def gpu_exclusivity(flow: ArticleFlow) -> StepOutcome:
         lambda pod: states.pod_failure(pod) or states.pod_failed(pod) or cordoned(pod),
     )
     outcome.timeline += running.timeline
-    flow.kube.create(_gpu_pod(waiter, name, 1, waiter_image, ["--max_steps", str(WAITER_STEPS)]))
+    flow.kube.create(_gpu_pod(waiter, name, 1, PAUSE_IMAGE, []))
     flow.created.append(("Pod", waiter, JOB_NAMESPACE))
     pending = _pod_wait(
         flow,
@@ -113,9 +111,9 @@ def gpu_exclusivity(flow: ArticleFlow) -> StepOutcome:
     done = _pod_wait(
         flow,
         waiter,
-        lambda pods: pods and pods[0]["status"].get("phase") == "Succeeded",
-        f"pod {waiter} to run and complete once {holder} released the GPU(s)",
-        "job_complete",
+        lambda pods: pods and pods[0]["status"].get("phase") == "Running",
+        f"pod {waiter} to get the GPU and run once {holder} released it",
+        "pod_scheduled",
         # The waiter may still show Insufficient nvidia.com/gpu until the scheduler sees the holder gone:
         # only its containers and its end state count.
         lambda p: states.container_failure(p) or states.pod_failed(p),

@@ -114,21 +114,24 @@ def failing_pod_once_stalled(
     return check
 
 
-def ready_without_restart_for(settle_s: float) -> Callable[[list[Obj]], bool]:
-    """`until` for pods: every one Ready, with no restart, for settle_s. A plugin that cannot load
-    NVML is Ready for the moment between its start and its crash; this outlasts that moment."""
+def ready_without_restart_for(
+    settle_s: float, registered: Callable[[str], bool] = lambda node: False
+) -> Callable[[list[Obj]], bool]:
+    """`until` for plugin pods: every one Ready with no restart, and either its node already shows the
+    plugin's resource (it registered: it is working) or it has stayed so for settle_s. A plugin that
+    cannot load NVML is Ready for the moment between its start and its crash, and never registers:
+    this outlasts that moment without making a healthy rollout wait."""
     held = _Held(settle_s)
 
+    def steady(pod: Obj) -> bool:
+        ok = states.pod_running_and_ready(pod) and not any(
+            cs.get("restartCount") for cs in pod["status"].get("containerStatuses") or []
+        )
+        settled = held.long_enough(pod["metadata"]["uid"], ok)
+        return ok and (settled or registered(pod["spec"].get("nodeName") or ""))
+
     def until(pods: list[Obj]) -> bool:
-        steady = [
-            held.long_enough(
-                pod["metadata"]["uid"],
-                states.pod_running_and_ready(pod)
-                and not any(cs.get("restartCount") for cs in pod["status"].get("containerStatuses") or []),
-            )
-            for pod in pods
-        ]
-        return bool(pods) and all(steady)
+        return bool(pods) and all([steady(pod) for pod in pods])
 
     return until
 

@@ -291,13 +291,17 @@ class ArticleFlow:
         assert result.object is not None
         outcome.evidence.append(states.summarize_daemonset(result.object))
         # A plugin that dies at start (it cannot load NVML) was Ready for the moment between: each plugin
-        # pod must stay Ready, without a restart, a little longer (0.5 s emulated, 10 s on real clusters).
+        # pod must have registered with its kubelet, or stay Ready without a restart a little longer
+        # (0.5 s emulated, 10 s on real clusters).
         settle = min(self.timeouts.daemonset_rollout / 60, 10.0)
+        nodes = failfast.throttled(self.kube.nodes)
         outcome.timeline += self._wait(
             self.kube.core.list_namespaced_pod,
             namespace=PLUGIN_NAMESPACE,
             label_selector=PLUGIN_LABEL,
-            until=failfast.ready_without_restart_for(settle),
+            until=failfast.ready_without_restart_for(
+                settle, lambda name: any(node_name(n) == name and _registered(n) for n in nodes())
+            ),
             timeout=self.timeouts.daemonset_rollout,
             timeout_name="daemonset_rollout",
             describe=f"the device-plugin pods to stay Ready for {settle:g}s",
@@ -646,6 +650,11 @@ def real_gpu_facts(gpu_nodes: list[dict[str, Any]]) -> dict[str, str]:
     return facts
 
 
+def _registered(node: dict[str, Any]) -> bool:
+    """A device plugin has registered the GPU resource with this node's kubelet (0 devices or more)."""
+    return GPU in (node.get("status", {}).get("capacity") or {})
+
+
 def _gpu_evidence(node: dict[str, Any], expected: int) -> str:
     return (
         f"{node_name(node)} ({node_vm_size(node)}): Capacity {GPU}: {gpu_quantity(node, 'capacity')}, "
@@ -660,7 +669,7 @@ def _gpu_mismatch(node: dict[str, Any], expected: int, source: str) -> str:
     if ready != "True":
         message = (condition(node, "Ready") or {}).get("message", "no Ready condition")
         return f"GPU node {name} is NotReady ({message})"
-    if GPU not in (node.get("status", {}).get("capacity") or {}):
+    if not _registered(node):
         return (
             f"{name} ({size}) advertises no {GPU} under Capacity: the device plugin never registered "
             f"its GPUs with the kubelet (expected {expected})"

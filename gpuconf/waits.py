@@ -38,6 +38,7 @@ from typing import Any
 import yaml
 from kubernetes import watch
 from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import ReadTimeoutError
 
 Obj = dict[str, Any]
 Progress = Callable[[str], None]
@@ -280,8 +281,12 @@ def wait_for(
             if remaining <= 0:
                 raise timed_out()
             window = max(1, min(MAX_WATCH_WINDOW_S, math.ceil(remaining)))
+            # The server's timeoutSeconds is whole seconds; a shorter recheck ends the watch on the
+            # client side instead (a read timeout: the window is over, resume from resourceVersion).
+            read_timeout: float = window + 10
             if recheck_every_s:
                 window = max(1, min(window, math.ceil(recheck_every_s)))
+                read_timeout = min(read_timeout, recheck_every_s) if recheck_every_s < 1 else read_timeout
             watcher = watch.Watch()
             requests += 1
             try:
@@ -291,7 +296,7 @@ def wait_for(
                     resource_version=resource_version,
                     allow_watch_bookmarks=True,
                     timeout_seconds=window,
-                    _request_timeout=window + 10,
+                    _request_timeout=read_timeout,
                     deserialize=False,
                 ):
                     kind, obj = event["type"], event["object"]
@@ -315,6 +320,9 @@ def wait_for(
                         progress(f"waiting for {describe}: {elapsed():.0f}s, last: {timeline[-1][1]}")
                     if time.monotonic() >= deadline:
                         break
+            except ReadTimeoutError:
+                if not (recheck_every_s and recheck_every_s < 1):
+                    raise
             except ApiException as error:
                 if error.status == 410:
                     relist = True  # our resourceVersion was compacted: list again

@@ -118,8 +118,8 @@ class Expect:
 CONFIRM_LATER = after(CONFIRM, (prereq(CONFIRM),))
 INSTALL_LATER = after(INSTALL, (prereq(INSTALL),))
 # A fault in the article's workload (its image or its program): the other workloads pass, and so does
-# every clean-up (the Job is created, so it is deleted); the exclusivity check's waiter runs the
-# article's image too.
+# every clean-up (the Job is created, so it is deleted), and so do the checks beyond the article
+# (their pods are pause containers).
 ARTICLE_WORKLOAD_LATER = after(VIEW, (PASS,))
 # Every workload's pod waits for a GPU it cannot get: each run fails by itself, each clean-up
 # deletes the pending workload.
@@ -209,10 +209,7 @@ EXPECT: dict[str, Expect] = {
     "workload-image-pull": Expect(
         words=("workload pod", "ErrImagePull", "its image cannot be pulled", WORKLOAD_IMAGE),
         own=article_job_only(),
-        later={
-            **ARTICLE_WORKLOAD_LATER,
-            BEYOND: (fails("pod gpuconf-gpu-waiter is ErrImagePull"), PASS),
-        },
+        later=ARTICLE_WORKLOAD_LATER,
         bundle={
             "events.txt": (f'Failed to pull image "{WORKLOAD_IMAGE}"',),
             "pods/default_samples-tf-mnist-demo-*.describe.txt": ("ErrImagePull",),
@@ -222,7 +219,7 @@ EXPECT: dict[str, Expect] = {
     "workload-exits-nonzero": Expect(
         words=("workload pod", "CrashLoopBackOff", "it keeps crashing", "last exit code 1"),
         own=article_job_only(),
-        later={**ARTICLE_WORKLOAD_LATER, BEYOND: (fails("pod gpuconf-gpu-waiter Failed"), PASS)},
+        later=ARTICLE_WORKLOAD_LATER,
         bundle={
             "logs/default_samples-tf-mnist-demo-*.log": ("CUDA_ERROR_ECC_UNCORRECTABLE",),
             "events.txt": ("BackOff", "Back-off restarting failed container samples-tf-mnist-demo"),
