@@ -14,8 +14,9 @@ never waits for a GPU another case still holds.
 from __future__ import annotations
 
 import functools
-import threading
-from collections.abc import Callable
+import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -241,48 +242,49 @@ def _record_gpu_facts(flow: ArticleFlow, assessment: LogAssessment, expected_mod
 
 
 def _plot_in_background(flow: ArticleFlow, assessment: LogAssessment, pod: str) -> Path | None:
-    """Start drawing the accuracy curve on a thread; returns the PNG's path.
+    """Start drawing the accuracy curve in a child process; returns the PNG's path.
 
-    matplotlib takes ~0.4 s to import and the picture decides no verdict, so it is drawn while the suite
-    goes on; finish_plots() waits for it before the run ends and reports a picture that failed."""
+    The picture decides no verdict, and matplotlib takes ~0.4 s to import: a child process draws it on
+    the other core while the suite goes on (a thread would share this process's import lock and
+    sys.modules with the tests). finish_plots() waits for it before the run ends."""
     if not flow.reports_dir or not assessment.accuracy_points:
         return None
     path = flow.reports_dir / f"accuracy-{pod}.png"
-    title = f"{pod}: accuracy by step ({flow.handle.backend})"
-
-    def draw() -> None:
-        from gpuconf.reports.plots import plot_accuracy
-
-        plot_accuracy(assessment.accuracy_points, path, title)
-
-    flow.facts.setdefault(PLOTS, []).append(_Plot(path, draw))
+    points = flow.reports_dir / f".accuracy-{pod}.json"
+    points.write_text(
+        json.dumps(
+            {
+                "points": assessment.accuracy_points,
+                "title": f"{pod}: accuracy by step ({flow.handle.backend})",
+            }
+        )
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-m", "gpuconf.reports.plots", str(points), str(path)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    flow.facts.setdefault(PLOTS, []).append((path, points, child))
     return path
-
-
-class _Plot:
-    """One picture being drawn on its own thread; `error` says why it failed."""
-
-    def __init__(self, path: Path, draw: Callable[[], None]) -> None:
-        self.path, self.error = path, ""
-        self.thread = threading.Thread(target=self._run, args=(draw,), name=f"plot-{path.name}", daemon=True)
-        self.thread.start()
-
-    def _run(self, draw: Callable[[], None]) -> None:
-        try:
-            draw()
-        except Exception as error:  # noqa: BLE001 - reported by finish_plots
-            self.error = f"{type(error).__name__}: {error}"
 
 
 def finish_plots(flow: ArticleFlow, timeout_s: float = PLOT_TIMEOUT_S) -> list[str]:
     """Wait for the accuracy pictures still being drawn; one line per picture that is missing."""
     problems = []
-    for plot in flow.facts.pop(PLOTS, []):
-        plot.thread.join(timeout_s)
-        if plot.thread.is_alive():
-            problems.append(f"accuracy curve {plot.path} not written within {timeout_s:.0f}s")
-        elif plot.error:
-            problems.append(f"accuracy curve {plot.path} not written: {plot.error}")
+    for path, points, child in flow.facts.pop(PLOTS, []):
+        try:
+            _, errors = child.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.communicate()
+            problems.append(f"accuracy curve {path} not written within {timeout_s:.0f}s")
+        else:
+            if child.returncode != 0:
+                last = (errors.strip().splitlines() or ["no message"])[-1]
+                problems.append(f"accuracy curve {path} not written (exit {child.returncode}): {last}")
+        points.unlink(missing_ok=True)
     return problems
 
 

@@ -1,12 +1,16 @@
 """The accuracy curve as a small PNG: `plot_accuracy(points, out_png, title)`.
 
 Uses matplotlib's object API on an Agg canvas (no pyplot): no display needed, no global figure
-state shared between xdist workers or threads.
+state shared between xdist workers or threads. `python -m gpuconf.reports.plots POINTS.json OUT.png`
+draws one from a file ({"points": [[step, value], ...], "title": "..."}): the suite starts that as a
+child process so matplotlib's import (~0.4 s) runs beside the tests, not in them.
 """
 
 from __future__ import annotations
 
 import io
+import json
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -40,3 +44,16 @@ def plot_accuracy(points: Sequence[tuple[int, float]], out_png: Path | str, titl
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return write_bytes_atomic(out_png, buffer.getvalue())
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print("usage: python -m gpuconf.reports.plots POINTS.json OUT.png", file=sys.stderr)
+        return 2
+    data = json.loads(Path(argv[0]).read_text())
+    plot_accuracy([(int(step), float(value)) for step, value in data["points"]], argv[1], data["title"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -117,3 +117,24 @@ def test_empty_bundle_still_explains_itself(tmp_path):
 def test_hostile_item_names_stay_inside_the_bundle(tmp_path):
     written = write_failure_bundle(tmp_path / "b", pod_logs={"../../etc/passwd": "x"})
     assert all((tmp_path / "b") in p.parents for p in written)
+
+
+def test_plots_cli_draws_from_a_points_file_and_refuses_bad_usage(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    points = tmp_path / "points.json"
+    points.write_text(json.dumps({"points": [[0, 0.1], [10, 0.8], [490, 0.95]], "title": "pod: accuracy"}))
+    out = tmp_path / "curve.png"
+    done = subprocess.run(
+        [sys.executable, "-m", "gpuconf.reports.plots", str(points), str(out)],
+        capture_output=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    usage = subprocess.run(
+        [sys.executable, "-m", "gpuconf.reports.plots"], capture_output=True, text=True, timeout=120
+    )
+    assert usage.returncode == 2 and "usage: python -m gpuconf.reports.plots" in usage.stderr
