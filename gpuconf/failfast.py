@@ -76,15 +76,15 @@ def taints_keep_daemonset_off(gpu_nodes: list[Obj], template: Obj) -> FailFast:
     return check
 
 
-def throttled(read: Callable[[], list[Obj]], every_s: float = RECHECK_EVERY_S) -> Callable[[], list[Obj]]:
-    """`read`, called at most once per every_s (a fail-fast runs on every event of a wait; at 1,000
-    nodes a fresh list per event would cost a million objects)."""
-    cache: dict[str, Any] = {"at": -every_s, "items": []}
+def throttled(read: Callable[[], Any], every_s: float = RECHECK_EVERY_S) -> Callable[[], Any]:
+    """`read`, called at most once per every_s, its last answer returned in between (a fail-fast runs
+    on every event of a wait; at 1,000 nodes a fresh list per event would cost a million objects)."""
+    cache: dict[str, Any] = {"at": -every_s, "value": None}
 
-    def cached() -> list[Obj]:
+    def cached() -> Any:
         if time.monotonic() - cache["at"] >= every_s:
-            cache["items"], cache["at"] = read(), time.monotonic()
-        return list(cache["items"])
+            cache["value"], cache["at"] = read(), time.monotonic()
+        return cache["value"]
 
     return cached
 
@@ -161,10 +161,10 @@ def gpu_mismatch_persists(
     has been Running and ready for settle_s (a plugin registers within a second of starting), or
     that plugin pod is failing. The plugin pods are listed at most once a second, whatever the nodes."""
     held = _Held(settle_s)
-    listed = throttled(plugin_pods)
+    by_node = throttled(lambda: pods_by_node(plugin_pods()))
 
     def pods_on(name: str) -> list[Obj]:
-        return [p for p in listed() if p["spec"].get("nodeName") == name]
+        return by_node().get(name, [])
 
     def check(node: Obj) -> str | None:
         name, count = node_name(node), expected.get(node_name(node))
@@ -182,6 +182,14 @@ def gpu_mismatch_persists(
         return None
 
     return check
+
+
+def pods_by_node(pods: list[Obj]) -> dict[str, list[Obj]]:
+    """Pods grouped by spec.nodeName ("" for unbound ones)."""
+    grouped: dict[str, list[Obj]] = {}
+    for pod in pods:
+        grouped.setdefault(pod["spec"].get("nodeName") or "", []).append(pod)
+    return grouped
 
 
 def every_gpu_node_cordoned_for(gpu_nodes: Callable[[], list[Obj]], settle_s: float) -> FailFast:

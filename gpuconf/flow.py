@@ -294,14 +294,12 @@ class ArticleFlow:
         # pod must have registered with its kubelet, or stay Ready without a restart a little longer
         # (0.5 s emulated, 10 s on real clusters).
         settle = min(self.timeouts.daemonset_rollout / 60, 10.0)
-        nodes = failfast.throttled(self.kube.nodes)
+        registered = failfast.throttled(lambda: {node_name(n) for n in self.kube.nodes() if _registered(n)})
         outcome.timeline += self._wait(
             self.kube.core.list_namespaced_pod,
             namespace=PLUGIN_NAMESPACE,
             label_selector=PLUGIN_LABEL,
-            until=failfast.ready_without_restart_for(
-                settle, lambda name: any(node_name(n) == name and _registered(n) for n in nodes())
-            ),
+            until=failfast.ready_without_restart_for(settle, lambda name: name in registered()),
             timeout=self.timeouts.daemonset_rollout,
             timeout_name="daemonset_rollout",
             describe=f"the device-plugin pods to stay Ready for {settle:g}s",
@@ -426,11 +424,11 @@ class ArticleFlow:
         """The device-plugin pods by node, listed once after the install step: one per-node test each
         reads its node's (at 1,000 nodes, 1,000 lists of 1,000 pods would be a million objects)."""
         if "plugin_pods_by_node" not in self.facts:
-            by_node: dict[str, list[dict[str, Any]]] = {}
-            for pod in self.kube.pods(PLUGIN_NAMESPACE, PLUGIN_LABEL):
-                by_node.setdefault(pod["spec"].get("nodeName") or "", []).append(pod)
-            self.facts["plugin_pods_by_node"] = by_node
-        return self.facts["plugin_pods_by_node"]
+            self.facts["plugin_pods_by_node"] = failfast.pods_by_node(
+                self.kube.pods(PLUGIN_NAMESPACE, PLUGIN_LABEL)
+            )
+        by_node: dict[str, list[dict[str, Any]]] = self.facts["plugin_pods_by_node"]
+        return by_node
 
     def _plugin_pods_on(self, name: str) -> list[dict[str, Any]]:
         return self.kube.read(

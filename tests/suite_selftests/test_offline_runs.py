@@ -7,7 +7,7 @@ from pathlib import Path
 
 from suite_selftest_lib import SuiteRun, run_suite, suite_run
 
-SUITE_RUNS = ("default", "drift-fail", "nc24", "node-image")
+SUITE_RUNS = ("default", "drift-fail", "nc24", "node-image", "many-nodes-broken")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 NODE = "Standard_NC6-0"
 WORKLOADS = ("mnist-job", "cuda-vectoradd", "nvidia-smi")
@@ -57,6 +57,24 @@ def _drift_fail(workdir: Path) -> SuiteRun:
 @suite_run("nc24")
 def _nc24(workdir: Path) -> SuiteRun:
     return run_suite("-m", "offline", "--vm-size", "Standard_NC24", reports=workdir / "reports")
+
+
+@suite_run("many-nodes-broken")
+def _many_nodes_broken(workdir: Path) -> SuiteRun:
+    # Ten GPU nodes (two sizes x 5) whose GPUs all turn Unhealthy: 30 failing tests.
+    return run_suite(
+        "-m",
+        "offline",
+        "--vm-size",
+        "Standard_NC6",
+        "--vm-size",
+        "Standard_NC12",
+        "--nodes",
+        "5",
+        "--emulator-fault",
+        "device-unhealthy",
+        reports=workdir / "reports",
+    )
 
 
 @suite_run("node-image")
@@ -219,3 +237,28 @@ def test_node_image_path_runs_the_specialized_image_section_not_the_daemonset(su
     assert "Capacity nvidia.com/gpu: 1, Allocatable nvidia.com/gpu: 1" in evidence
     drift = props.get("doc_drift", [])
     assert any("UseGPUDedicatedVHD" in d for d in drift), drift
+
+
+# 5. many nodes broken at once -----------------------------------------------------------------------
+def test_each_broken_node_fails_its_own_test_and_failure_bundles_are_capped(suite_runs) -> None:
+    run = suite_runs.get("many-nodes-broken")
+    assert run.ret == 1, run.describe()
+    steps = run.steps()
+    capacity = {
+        n: r for n, r in steps.items() if n.startswith("test_capacity_and_allocatable_show_nvidia_gpu[")
+    }
+    assert sorted(capacity) == sorted(
+        f"test_capacity_and_allocatable_show_nvidia_gpu[{size}-{i}]"
+        for size in ("Standard_NC6", "Standard_NC12")
+        for i in range(5)
+    )
+    for name, row in capacity.items():  # each names its own node and its own count
+        assert row["verdict"] == "fail", name
+        assert "is 0 while capacity is" in row["evidence"][0] and "Unhealthy" in row["evidence"][0], row
+    failed = [n for n, r in steps.items() if r["verdict"] == "fail"]
+    assert len(failed) > 20, failed
+    bundles = [p for p in run.reports.iterdir() if p.is_dir()]
+    assert len(bundles) == 20, sorted(p.name for p in bundles)
+    capped = [props for _, props in run.junit_cases().values() if "bundle" in props]
+    assert len(capped) == len(failed) - 20
+    assert all(p["bundle"][0].startswith("not written: 20 failure bundles already") for p in capped)
