@@ -294,7 +294,10 @@ class ArticleFlow:
         # pod must have registered with its kubelet, or stay Ready without a restart a little longer
         # (0.5 s emulated, 10 s on real clusters).
         settle = min(self.timeouts.daemonset_rollout / 60, 10.0)
-        registered = failfast.throttled(lambda: {node_name(n) for n in self.kube.nodes() if _registered(n)})
+        # Read as often as the settle is re-checked: a healthy plugin's registration ends the wait.
+        registered = failfast.throttled(
+            lambda: {node_name(n) for n in self.kube.nodes() if _registered(n)}, every_s=settle / 2
+        )
         outcome.timeline += self._wait(
             self.kube.core.list_namespaced_pod,
             namespace=PLUGIN_NAMESPACE,

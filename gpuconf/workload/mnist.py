@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 
 from gpuconf.workload import gpuinfo
 from gpuconf.workload.device import choose_device
-from gpuconf.workload.errors import WorkloadError
+from gpuconf.workload.errors import WorkloadError, run_program
 
 FAULTS = ("cpu-fallback", "wrong-gpu", "flat-accuracy", "stop-early", "exit-nonzero")
 EVAL_EVERY = 10
@@ -109,16 +109,9 @@ def run(argv: list[str], env: Mapping[str, str], out: Callable[[str], None]) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
-    def out(line: str) -> None:
-        print(line, flush=True)
-
     for name, value in SINGLE_THREADED_BLAS.items():
         os.environ.setdefault(name, value)
-    try:
-        return run(sys.argv[1:] if argv is None else argv, os.environ, out)
-    except WorkloadError as err:
-        print(err, file=sys.stderr, flush=True)
-        return 1
+    return run_program(run, argv)
 
 
 if __name__ == "__main__":

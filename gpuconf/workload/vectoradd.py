@@ -15,7 +15,6 @@ with a CUDA error, exit 1; the training faults of gpuconf.workload.mnist do not 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Callable, Mapping
 from types import ModuleType
@@ -23,7 +22,7 @@ from types import ModuleType
 import numpy as np
 
 from gpuconf.workload.device import NO_CUDA_DEVICE, choose_device
-from gpuconf.workload.errors import WorkloadError
+from gpuconf.workload.errors import WorkloadError, run_program
 
 DEFAULT_ELEMENTS = 50000
 THREADS_PER_BLOCK = 256
@@ -80,14 +79,7 @@ def first_wrong_element(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> int | No
 
 
 def main(argv: list[str] | None = None) -> int:
-    def out(line: str) -> None:
-        print(line, flush=True)
-
-    try:
-        return run(sys.argv[1:] if argv is None else argv, os.environ, out)
-    except WorkloadError as failure:
-        print(failure, file=sys.stderr, flush=True)
-        return 1
+    return run_program(run, argv)
 
 
 if __name__ == "__main__":
