@@ -32,6 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from suite_command import offline_suite  # bench/suite_command.py
+
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 DURATION = re.compile(r"^(\d+\.\d+)s (setup|call|teardown)\s+(\S+)")
@@ -39,17 +41,7 @@ DURATION = re.compile(r"^(\d+\.\d+)s (setup|call|teardown)\s+(\S+)")
 
 def run_suite(reports_dir: Path, extra: list[str], root: Path = ROOT) -> dict:
     command = [
-        PY,
-        "-m",
-        "pytest",
-        "-m",
-        "offline",
-        "-p",
-        "no:cacheprovider",
-        "-q",
-        "--durations=0",
-        "--durations-min=0",
-        f"--reports-dir={reports_dir}",
+        *offline_suite(reports_dir, "-q", "--durations=0", "--durations-min=0"),
         *extra,
     ]
     started = time.monotonic()

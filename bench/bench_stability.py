@@ -29,23 +29,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from suite_command import offline_suite  # bench/suite_command.py
+
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 RUN_TIMEOUT_S = 300  # a clean run takes ~6 s here; a hung one must not hang the benchmark
 
 
 def one_run(index: int, reports: Path, extra: list[str]) -> dict[str, Any]:
-    command = [
-        PY,
-        "-m",
-        "pytest",
-        "-m",
-        "offline",
-        "-p",
-        "no:cacheprovider",
-        f"--reports-dir={reports}",
-        *extra,
-    ]
+    command = offline_suite(reports, *extra)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "GPUCONF_"))}
     started = time.monotonic()
     try:

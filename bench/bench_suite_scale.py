@@ -24,11 +24,12 @@ import json
 import re
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
+
+from suite_command import offline_suite  # bench/suite_command.py
 
 ROOT = Path(__file__).resolve().parent.parent
 DURATION = re.compile(r"^(\d+\.\d+)s (setup|call|teardown)\s+(\S+)")
@@ -97,21 +98,13 @@ class MemorySampler(threading.Thread):
 
 def one_run(nodes: int, reports_dir: Path, with_restart: bool = False) -> dict:
     command = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "-m",
-        "offline",
-        "-p",
-        "no:cacheprovider",
-        "-q",
+        *offline_suite(reports_dir, "-q"),
         "--nodes",
         str(nodes),
         "-k",
         SELECT_RESTART if with_restart else SELECT,
         "--durations=0",
         "--durations-min=0",
-        f"--reports-dir={reports_dir}",
     ]
     started = time.monotonic()
     proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

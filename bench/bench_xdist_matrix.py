@@ -24,29 +24,23 @@ from __future__ import annotations
 import argparse
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from suite_command import offline_suite  # bench/suite_command.py
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZES = ("Standard_NC6", "Standard_NC4as_T4_v3", "Standard_NC24ads_A100_v4")
 
 
 def suite(sizes: str | tuple[str, ...], reports_dir: Path, workers: int = 0) -> float:
-    command = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "-m",
-        "offline",
-        "-p",
-        "no:cacheprovider",
+    command = offline_suite(
+        reports_dir,
         "-q",
         *(arg for size in ((sizes,) if isinstance(sizes, str) else sizes) for arg in ("--vm-size", size)),
-        f"--reports-dir={reports_dir}",
-    ]
+    )
     if workers:
         command += ["-n", str(workers)]
     started = time.monotonic()
