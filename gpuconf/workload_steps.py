@@ -33,8 +33,7 @@ VIEW = "view-the-status-and-output-of-the-gpu-enabled-workload"
 CLEAN_UP = "clean-up-resources"
 # The handle property that switches every workload to its kind-tier manifest (fake GPUs, offline image).
 MANIFEST_VARIANT = "workload_manifests"
-CASES_RUN = "workload_cases_created"  # flow.facts key: case id -> {kind, name, namespace[, node]}
-CASE_OBJECTS = "workload_cases"  # flow.facts key: case id -> WorkloadCase, for every case asked for
+CASES_RUN = "workload_cases_created"  # flow.facts key: case id -> {case, kind, name, namespace[, node]}
 PLOTS = "accuracy_plots"  # flow.facts key: accuracy pictures being drawn
 PLOT_TIMEOUT_S = 60.0  # one small PNG: seconds even on a loaded machine
 
@@ -84,7 +83,6 @@ def _requested_gpus(obj: dict[str, Any]) -> int:
 
 # run-a-gpu-enabled-workload -------------------------------------------------------------------
 def run_a_gpu_enabled_workload(flow: ArticleFlow, case: WorkloadCase) -> StepOutcome:
-    flow.facts.setdefault(CASE_OBJECTS, {})[case.id] = case
     return flow._once(f"{RUN}[{case.id}]", lambda: _run(flow, case))
 
 
@@ -99,6 +97,7 @@ def _run(flow: ArticleFlow, case: WorkloadCase) -> StepOutcome:
     flow.created.append((kind, name, namespace))
     # Created: from now on its clean-up step has something to delete, whatever this step's verdict.
     created = flow.facts.setdefault(CASES_RUN, {})[case.id] = {
+        "case": case,
         "kind": kind,
         "name": name,
         "namespace": namespace,
@@ -321,8 +320,6 @@ def _clean_up(flow: ArticleFlow, case: WorkloadCase) -> StepOutcome:
 
 def workloads_cleaned_up(flow: ArticleFlow) -> None:
     """Every workload case this session created is cleaned up (a later check needs its GPUs free)."""
-    cases: list[WorkloadCase] = [
-        case for case in flow.facts.get(CASE_OBJECTS, {}).values() if case.id in flow.facts.get(CASES_RUN, {})
-    ]
+    cases: list[WorkloadCase] = [created["case"] for created in flow.facts.get(CASES_RUN, {}).values()]
     for case in cases:
         flow.require(CLEAN_UP, functools.partial(clean_up_resources, flow, case))
