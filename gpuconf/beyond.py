@@ -12,9 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 from gpuconf import failfast, states
-from gpuconf.flow import GPU, JOB_NAMESPACE, PLUGIN_LABEL, PLUGIN_NAMESPACE, ArticleFlow, StepOutcome
+from gpuconf.checks.article import GPU, JOB_NAMESPACE, PLUGIN_LABEL, PLUGIN_NAMESPACE
+from gpuconf.flow import ArticleFlow
 from gpuconf.kube import condition, gpu_quantity
 from gpuconf.nodes import node_name
+from gpuconf.step_outcome import StepOutcome
 from gpuconf.workload_steps import workloads_cleaned_up
 
 # The holder only has to hold the GPU(s) until the waiter is seen Pending, then it is deleted; the

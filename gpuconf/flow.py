@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from kubernetes.client.exceptions import ApiException
 
 from gpuconf import failfast, states
 from gpuconf.backends.base import ClusterHandle
-from gpuconf.checks.article import ARTICLE_MIN_KUBERNETES
+from gpuconf.checks.article import ARTICLE_MIN_KUBERNETES, GPU, PLUGIN_LABEL, PLUGIN_NAMESPACE
 from gpuconf.checks.drift import DriftFacts, DriftFinding, evaluate
 from gpuconf.kube import Kube, condition, gpu_quantity, load_manifest
 from gpuconf.matrix import NodeSlot
@@ -34,6 +33,7 @@ from gpuconf.nodes import (
     node_vm_size,
 )
 from gpuconf.settings import SuiteSettings
+from gpuconf.step_outcome import StepOutcome
 from gpuconf.taints import untolerated_taint
 from gpuconf.timeouts import Timeouts
 from gpuconf.waits import Progress, WaitResult, WaitTimeout, api_error_text, wait_for
@@ -41,23 +41,11 @@ from gpuconf.waits import Progress, WaitResult, WaitTimeout, api_error_text, wai
 ROOT = Path(__file__).resolve().parent.parent
 MANIFESTS = ROOT / "manifests"
 ARTICLE_PLUGIN_MANIFEST = MANIFESTS / "article" / "nvidia-device-plugin-ds.yaml"
-GPU = "nvidia.com/gpu"
-PLUGIN_NAMESPACE = "gpu-resources"
-PLUGIN_LABEL = "name=nvidia-device-plugin-ds"
-JOB_NAMESPACE = "default"
 ARTICLE_WORKLOAD = "mnist-job"  # gpuconf.workloads.MNIST_JOB.name: the workload the article runs
 
 
 class PrerequisiteFailed(AssertionError):
     pass
-
-
-@dataclass
-class StepOutcome:
-    evidence: list[str] = field(default_factory=list)
-    timeline: list[tuple[float, str]] = field(default_factory=list)
-    properties: dict[str, str] = field(default_factory=dict)
-    data: dict[str, Any] = field(default_factory=dict)
 
 
 class ArticleFlow:

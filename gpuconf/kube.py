@@ -17,6 +17,9 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from urllib3.util.retry import Retry
 
+from gpuconf.kube_api import AppsV1, BatchV1, CoreV1, Version
+from gpuconf.kubeconfig_check import KubeconfigError, validate_kubeconfig
+
 Obj = dict[str, Any]
 API_RETRIES = 10  # an overloaded server may answer "not now" this many times in a row per request
 
@@ -43,38 +46,19 @@ def api_retries() -> Retry:
     )
 
 
-class KubeconfigError(ValueError):
-    """The kubeconfig cannot be used (missing, malformed, no current context): a usage error."""
-
-
-def validate_kubeconfig(path: Path) -> None:
-    """Fail with one line if `path` is not a usable kubeconfig (before any client touches it)."""
-    if not path.is_file():
-        raise KubeconfigError(f"kubeconfig {path} does not exist")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        first = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise KubeconfigError(f"kubeconfig {path} is not valid YAML: {first}") from None
-    if not isinstance(data, dict) or not data.get("clusters") or not data.get("contexts"):
-        raise KubeconfigError(f"kubeconfig {path} has no clusters or contexts")
-    if not data.get("current-context"):
-        raise KubeconfigError(f"kubeconfig {path} has no current-context")
-
-
 @dataclass
 class Kube:
-    """The typed API groups the suites use, sharing one ApiClient."""
+    """The API groups the suites use, sharing one ApiClient (gpuconf.kube_api: why not the generated ones)."""
 
     api_client: client.ApiClient
-    core: client.CoreV1Api = field(init=False)
-    apps: client.AppsV1Api = field(init=False)
-    batch: client.BatchV1Api = field(init=False)
+    core: CoreV1 = field(init=False)
+    apps: AppsV1 = field(init=False)
+    batch: BatchV1 = field(init=False)
 
     def __post_init__(self) -> None:
-        self.core = client.CoreV1Api(self.api_client)
-        self.apps = client.AppsV1Api(self.api_client)
-        self.batch = client.BatchV1Api(self.api_client)
+        self.core = CoreV1(self.api_client)
+        self.apps = AppsV1(self.api_client)
+        self.batch = BatchV1(self.api_client)
 
     @classmethod
     def from_kubeconfig(cls, path: Path) -> Kube:
@@ -92,12 +76,12 @@ class Kube:
 
     # Reads as JSON dicts -------------------------------------------------------------------
     def read(self, method: Any, *args: Any, **kwargs: Any) -> Obj:
-        """Call a typed read/list method and return the server's JSON (not a model object)."""
+        """Call a read/list method and return the server's JSON."""
         response = method(*args, **kwargs, _preload_content=False)
         return json.loads(response.data)
 
     def server_version(self) -> str:
-        return client.VersionApi(self.api_client).get_code().git_version
+        return str(self.read(Version(self.api_client).get_code).get("gitVersion", ""))
 
     def nodes(self) -> list[Obj]:
         return self.read(self.core.list_node)["items"]
@@ -116,32 +100,30 @@ class Kube:
 
     def pod_log(self, name: str, namespace: str, container: str | None = None) -> str:
         kwargs: dict[str, Any] = {"container": container} if container else {}
-        response: Any = self.core.read_namespaced_pod_log(name, namespace, _preload_content=False, **kwargs)
+        response = self.core.read_namespaced_pod_log(name, namespace, **kwargs)
         return response.data.decode("utf-8", errors="replace")
 
     # Writes ------------------------------------------------------------------------------
     def create(self, obj: Obj) -> Obj:
         """Create one manifest object (Namespace, DaemonSet, Job, Pod); AlreadyExists is an error."""
-        # The typed client accepts JSON dicts as bodies; its annotations only name the model types.
-        body: Any = normalize_quantities(obj)
+        # Sent as written (the article's `nvidia.com/gpu: 1` is a number), as kubectl sends it.
+        body = obj
         kind, namespace = obj["kind"], obj.get("metadata", {}).get("namespace", "default")
         creators = {
-            "Namespace": lambda: self.core.create_namespace(body, _preload_content=False),
-            "DaemonSet": lambda: self.apps.create_namespaced_daemon_set(
-                namespace, body, _preload_content=False
-            ),
-            "Job": lambda: self.batch.create_namespaced_job(namespace, body, _preload_content=False),
-            "Pod": lambda: self.core.create_namespaced_pod(namespace, body, _preload_content=False),
+            "Namespace": lambda: self.core.create_namespace(body),
+            "DaemonSet": lambda: self.apps.create_namespaced_daemon_set(namespace, body),
+            "Job": lambda: self.batch.create_namespaced_job(namespace, body),
+            "Pod": lambda: self.core.create_namespaced_pod(namespace, body),
         }
         if kind not in creators:
             raise ValueError(f"gpuconf cannot create a {kind}; supported: {', '.join(creators)}")
-        response: Any = creators[kind]()
+        response = creators[kind]()
         return json.loads(response.data)
 
     def delete(self, kind: str, name: str, namespace: str | None = None) -> bool:
         """Delete with background propagation (what kubectl does); False if it was already gone."""
         ns = namespace or "default"
-        body = client.V1DeleteOptions(propagation_policy="Background")
+        body = {"propagationPolicy": "Background"}
         deleters = {
             "Namespace": lambda: self.core.delete_namespace(name, body=body),
             "DaemonSet": lambda: self.apps.delete_namespaced_daemon_set(name, ns, body=body),
@@ -155,21 +137,6 @@ class Kube:
                 return False
             raise
         return True
-
-
-def normalize_quantities(obj: Obj) -> Obj:
-    """Resource quantities as strings, as the API stores them.
-
-    The article writes `nvidia.com/gpu: 1` unquoted; kubectl sends that fine, but the official client
-    (37.x) validates request bodies and refuses a number where a Quantity string belongs."""
-    spec = obj.get("spec", {})
-    pod_spec = spec.get("template", {}).get("spec", spec)
-    for container in pod_spec.get("containers", []) + pod_spec.get("initContainers", []):
-        resources = container.get("resources") or {}
-        for section in ("limits", "requests"):
-            if resources.get(section):
-                resources[section] = {k: str(v) for k, v in resources[section].items()}
-    return obj
 
 
 def load_manifest(path: Path, namespace: str | None = None) -> list[Obj]:

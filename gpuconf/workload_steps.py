@@ -21,11 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from gpuconf import failfast, states
+from gpuconf.checks.article import GPU, JOB_NAMESPACE
 from gpuconf.checks.workload import LogAssessment, assess_workload_log
-from gpuconf.flow import GPU, JOB_NAMESPACE, ArticleFlow, StepOutcome
+from gpuconf.flow import ArticleFlow
 from gpuconf.kube import load_manifest
 from gpuconf.matrix import WorkloadCase
 from gpuconf.nodes import INSTANCE_TYPE_LABELS, node_name, node_vm_size
+from gpuconf.step_outcome import StepOutcome
 from gpuconf.workloads import MNIST_JOB, Workload
 
 RUN = "run-a-gpu-enabled-workload"

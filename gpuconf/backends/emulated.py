@@ -32,6 +32,7 @@ from gpuconf.settings import ARTICLE_VM_SIZE, SuiteSettings
 
 START_TIMEOUT_S = 60.0  # serve prints "ready" within ~2 s here; 60 s covers a loaded CI machine
 STOP_TIMEOUT_S = 20.0
+STOP_POLL_S = 0.01  # a process group has no exit notification; the emulator stops in ~30 ms
 INPROCESS_PLUGINS_ABOVE = 20  # nodes
 
 
@@ -84,7 +85,6 @@ class EmulatedBackend(Backend):
             ],
             setsid=True,  # its own process group: one killpg ends every container
         )
-        _warm_client_imports()
         self._wait_ready(log_path)
         capabilities = {EMULATED, RUNS_CONTAINERS, PROVISIONS_NODES, FAULT_INJECTION, PLUGIN_RESTART}
         if self.settings.gpu == "real":
@@ -150,19 +150,6 @@ def lifeline_pid() -> int:
     return os.getpid()
 
 
-def _warm_client_imports() -> None:
-    """Resolve the official client's lazily imported API classes while the emulator boots.
-
-    kubernetes.client imports its API and model modules on first attribute access; the suite's
-    first client (gpuconf.kube.Kube) pays ~0.55 s for that right after the cluster is ready. Done
-    here, in the ~1 s the emulator process needs to print "ready", it costs no wall time (profile:
-    bench/results/issue8.md). Same classes, same client: nothing else changes."""
-    from kubernetes import client
-
-    for name in ("CoreV1Api", "AppsV1Api", "BatchV1Api", "VersionApi", "V1DeleteOptions"):
-        getattr(client, name)
-
-
 def _exited(pid: int) -> bool:
     """True once our spawned child has ended (and reap it)."""
     try:
@@ -182,15 +169,15 @@ def stop_process_group(pid: int | None) -> None:
         return
     deadline = time.monotonic() + STOP_TIMEOUT_S
     while time.monotonic() < deadline:
+        try:  # reap it first if it is our child: a zombie still counts as a member of its group
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
         try:
             os.killpg(pid, 0)
         except ProcessLookupError:
             return
-        try:  # reap it if it is our child, so it does not linger as a zombie
-            os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
-        time.sleep(0.05)
+        time.sleep(STOP_POLL_S)
     try:
         os.killpg(pid, signal.SIGKILL)
     except ProcessLookupError:

@@ -4,7 +4,7 @@ but the Kubernetes objects the suite itself applies (the suites track and remove
 from __future__ import annotations
 
 from gpuconf.backends.base import PLUGIN_RESTART, RUNS_CONTAINERS, Backend, ClusterHandle
-from gpuconf.kube import validate_kubeconfig
+from gpuconf.kubeconfig_check import validate_kubeconfig
 from gpuconf.settings import SuiteSettings
 
 

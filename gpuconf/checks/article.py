@@ -28,6 +28,10 @@ ARTICLE_DEVICE_PLUGIN_IMAGE = "mcr.microsoft.com/oss/nvidia/k8s-device-plugin:1.
 ARTICLE_WORKLOAD_IMAGE = "mcr.microsoft.com/azuredocs/samples-tf-mnist-demo:gpu"
 ARTICLE_MAX_STEPS = 500
 ARTICLE_MIN_KUBERNETES = (1, 10)
+GPU = "nvidia.com/gpu"  # the extended resource the device plugin advertises
+PLUGIN_NAMESPACE = "gpu-resources"  # `kubectl create namespace gpu-resources`
+PLUGIN_LABEL = "name=nvidia-device-plugin-ds"  # the DaemonSet's pod label
+JOB_NAMESPACE = "default"  # the article applies samples-tf-mnist-demo without a namespace
 
 
 def section_rank(anchor: str) -> int:

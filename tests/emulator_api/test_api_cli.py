@@ -11,7 +11,7 @@ import sys
 
 import yaml
 
-from tests.emulator_api.http import request
+from tests.emulator_api.raw_http import request
 
 START_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 10.0

@@ -7,7 +7,7 @@ import json
 import random
 
 from gpuconf.emulator.testing import ServerHandle
-from tests.emulator_api.http import connect, request
+from tests.emulator_api.raw_http import connect, request
 
 SEED = 20261128
 REQUESTS = 1200

@@ -12,7 +12,7 @@ from gpuconf.emulator.store import Store
 from gpuconf.emulator.tables import human_duration, pod_status_reason
 from gpuconf.emulator.testing import ServerHandle, running_server
 from tests.emulator_api.conftest import CASCADE_TIMEOUT_S
-from tests.emulator_api.http import WatchStream, request
+from tests.emulator_api.raw_http import WatchStream, request
 
 JSON = {"Content-Type": "application/json"}
 

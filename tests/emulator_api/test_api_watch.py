@@ -7,7 +7,7 @@ import time
 
 from gpuconf.emulator.testing import ServerHandle
 from tests.emulator_api.conftest import WATCH_TIMEOUT_S
-from tests.emulator_api.http import WatchStream, request
+from tests.emulator_api.raw_http import WatchStream, request
 
 CMS = "/api/v1/namespaces/default/configmaps"
 

@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from kubernetes.client import CoreV1Api
 
 from gpuconf.emulator.testing import running_server
 from gpuconf.kube import Kube
@@ -26,6 +27,12 @@ def kube() -> Iterator[Kube]:
             client.close()
 
 
+def typed(kube: Kube) -> CoreV1Api:
+    """The official client's generated API on the same connection: wait_for takes its methods too
+    (config maps and the status subresource are calls the suite's own gpuconf.kube_api lacks)."""
+    return CoreV1Api(kube.api_client)
+
+
 def _pod(name: str) -> dict:
     return {
         "apiVersion": "v1",
@@ -38,7 +45,7 @@ def _pod(name: str) -> dict:
 def test_returns_the_fresh_object_once_the_condition_holds_via_watch(kube: Kube) -> None:
     def create_later() -> None:
         time.sleep(0.3)  # the point of the test: the object appears while wait_for is watching
-        kube.core.create_namespaced_config_map(
+        typed(kube).create_namespaced_config_map(
             NAMESPACE, {"metadata": {"name": "late", "labels": {"app": "waited"}}, "data": {"k": "v"}}
         )
 
@@ -46,7 +53,7 @@ def test_returns_the_fresh_object_once_the_condition_holds_via_watch(kube: Kube)
     creator.start()
     try:
         result = wait_for(
-            kube.core.list_namespaced_config_map,
+            typed(kube).list_namespaced_config_map,
             namespace=NAMESPACE,
             label_selector="app=waited",
             until=lambda objects: [o for o in objects if o.get("data", {}).get("k") == "v"],
@@ -102,7 +109,7 @@ def test_permanent_state_fails_fast_with_the_reason(kube: Kube) -> None:
                 ],
             }
         }
-        kube.core.patch_namespaced_pod_status("bad-image", NAMESPACE, status)
+        typed(kube).patch_namespaced_pod_status("bad-image", NAMESPACE, status)
 
     failer = threading.Thread(target=pull_fails)
     failer.start()
@@ -167,10 +174,10 @@ def test_overloaded_server_answers_are_retried_within_the_deadline(layer: str) -
             client.close()
             client = Kube(k8s.ApiClient(configuration))
         try:
-            client.core.create_namespaced_config_map(NAMESPACE, {"metadata": {"name": "here"}})
+            typed(client).create_namespaced_config_map(NAMESPACE, {"metadata": {"name": "here"}})
             started = time.monotonic()
             result = wait_for(
-                client.core.list_namespaced_config_map,
+                typed(client).list_namespaced_config_map,
                 namespace=NAMESPACE,
                 until=lambda items: items,
                 timeout=20,
@@ -187,11 +194,11 @@ def test_overloaded_server_answers_are_retried_within_the_deadline(layer: str) -
 
 
 def test_recheck_re_evaluates_a_condition_that_turns_true_with_time_alone(kube: Kube) -> None:
-    kube.core.create_namespaced_config_map(NAMESPACE, {"metadata": {"name": "quiet"}})
+    typed(kube).create_namespaced_config_map(NAMESPACE, {"metadata": {"name": "quiet"}})
     ready_at = time.monotonic() + 1.5  # nothing changes on the server: only time makes it true
     started = time.monotonic()
     result = wait_for(
-        kube.core.list_namespaced_config_map,
+        typed(kube).list_namespaced_config_map,
         namespace=NAMESPACE,
         until=lambda items: items and time.monotonic() >= ready_at,
         timeout=20,
