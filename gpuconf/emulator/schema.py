@@ -2,20 +2,19 @@
 types, and normalise quantities to strings.
 
 The schema comes from the official Python client's generated models (`openapi_types` and
-`attribute_map`), which are generated from the Kubernetes OpenAPI document. That gives the server
-a real schema offline, so `fieldValidation=Strict|Warn|Ignore` behaves as on a real cluster and
-unknown fields are dropped before storing, as a real server's typed decoding drops them.
+`attribute_map`), which are generated from the Kubernetes OpenAPI document, through a snapshot
+(gpuconf.emulator.wire_schema). That gives the server a real schema offline, so
+`fieldValidation=Strict|Warn|Ignore` behaves as on a real cluster and unknown fields are dropped
+before storing, as a real server's typed decoding drops them.
 """
 
 from __future__ import annotations
 
 import re
-from functools import cache
 from typing import Any
 
-from kubernetes.client import models as k8s_models
-
 from gpuconf.emulator.interface import ApiError
+from gpuconf.emulator.wire_schema import fields as _fields
 
 # Map fields whose values are resource.Quantity (the client types them as plain strings).
 _QUANTITY_MAPS = {
@@ -29,13 +28,6 @@ _QUANTITY_SCALARS = {("V1EmptyDirVolumeSource", "sizeLimit")}
 _QUANTITY_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)(([KMGTPE]i)|[numkMGTPE]|[eE][+-]?\d+)?$")
 _JSON_TYPE = {bool: "bool", int: "number", float: "number", str: "string", list: "array", dict: "object"}
 _FIELD_VALIDATION_MODES = ("Ignore", "Warn", "Strict")
-
-
-@cache
-def _fields(model: str) -> dict[str, str]:
-    """json field name -> client type string, for one generated model."""
-    cls = getattr(k8s_models, model)
-    return {cls.attribute_map[attr]: typ for attr, typ in cls.openapi_types.items()}
 
 
 def normalize_quantity(value: Any, path: str) -> str:
