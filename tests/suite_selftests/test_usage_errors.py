@@ -55,6 +55,11 @@ CASES = [
         ["--emulator-fault", "device-unhealty", "device-unhealthy"],
     ),
     (
+        "xdist-mode-that-splits-the-article",
+        ["-n", "2", "--dist", "loadfile"],
+        ["--dist loadfile", "build on each other", "--dist load"],
+    ),
+    (
         "bad-aks-custom-headers",
         ["-m", "aks", "--aks-custom-headers", "UseGPUDedicatedVHD"],
         ["--aks-custom-headers", "UseGPUDedicatedVHD", "k=v"],

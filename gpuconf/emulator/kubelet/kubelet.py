@@ -157,8 +157,11 @@ class Kubelet:
         self, worker: PodWorker, container: Obj, kind: str, devices: DeviceRunOptions
     ) -> RunningContainer:
         """Start one container with what its device plugins' Allocate returned (`devices`)."""
-        env = {str(e["name"]): str(e.get("value", "")) for e in container.get("env") or [] if "name" in e}
-        env.update(devices.envs)
+        # The kubelet puts the device plugins' envs first and the container's own after them
+        # (GenerateRunContainerOptions); the runtime sets them in order, so the pod's value wins a
+        # clash: a pod that sets NVIDIA_VISIBLE_DEVICES=all itself overrides its allocation.
+        own = {str(e["name"]): str(e.get("value", "")) for e in container.get("env") or [] if "name" in e}
+        env = {**devices.envs, **own}
         ctx = images.LaunchContext(
             container=container,
             env=env,
