@@ -4,7 +4,7 @@ It runs `python -m gpuconf.emulator serve` in a new process session rather than 
 the cluster then outlives the pytest-xdist worker that started it (the last worker tears it down),
 its device-plugin and workload processes are one killable process group, and the suite talks to it
 exactly as to a remote cluster: HTTP and a kubeconfig. It also ends itself (`--exit-with-parent`,
-see `lifeline_pid`) when the test run's top process ends, so a SIGKILLed run leaves nothing running.
+see `registry.run_owner_pid`) when the test run's top process ends, so a SIGKILLed run leaves nothing running.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from gpuconf.backends.base import (
     BackendUnavailable,
     ClusterHandle,
 )
+from gpuconf.backends.registry import EMULATED_WORKDIR_PREFIX, run_owner_pid
 from gpuconf.settings import ARTICLE_VM_SIZE, SuiteSettings
 
 START_TIMEOUT_S = 60.0  # serve prints "ready" within ~2 s here; 60 s covers a loaded CI machine
@@ -68,7 +69,7 @@ class EmulatedBackend(Backend):
         self.pid: int | None = None
 
     def provision(self) -> ClusterHandle:
-        self.workdir = Path(tempfile.mkdtemp(prefix="gpuconf-emulated-"))
+        self.workdir = Path(tempfile.mkdtemp(prefix=EMULATED_WORKDIR_PREFIX))
         kubeconfig = self.workdir / "kubeconfig"
         log_path = self.workdir / "emulator.log"
         command = serve_command(self.settings, kubeconfig) + lifeline_args(self.settings)
@@ -131,23 +132,7 @@ def lifeline_args(settings: SuiteSettings) -> list[str]:
     ends itself with the run. Not with --keep-cluster, whose point is to outlive the run."""
     if settings.keep_cluster:
         return []
-    return ["--exit-with-parent", str(lifeline_pid())]
-
-
-def lifeline_pid() -> int:
-    """The process whose end must end the cluster: the one that outlives every user of it.
-
-    Without pytest-xdist that is this process, the whole test run. Under xdist this is a worker, and
-    the cluster is not its alone: registry.SharedCluster hands it to whichever worker leaves last, and
-    the worker that provisioned it may finish (and exit) while others still run tests on it, so a
-    worker's own pid would end the cluster under them. Every worker is a child of the xdist
-    controller (execnet's popen gateway starts each one with subprocess.Popen; xdist's
-    remote.py sets PYTEST_XDIST_WORKER in the worker alone), and the controller exits only after
-    every worker has: the parent of a worker is the pid to watch. (PYTEST_XDIST_TESTRUNUID names the
-    run, not a process, so it cannot serve.)"""
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        return os.getppid()
-    return os.getpid()
+    return ["--exit-with-parent", str(run_owner_pid())]
 
 
 def _exited(pid: int) -> bool:

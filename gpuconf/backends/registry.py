@@ -10,6 +10,11 @@ Removing the directory is safe for a worker that is still waiting on the lock: t
 on `cluster.lock`, and whoever gets it checks that the path still names the very file it locked; if
 the last user removed it meanwhile, the waiter starts over with a fresh directory (and finds no
 cluster, so it provisions one, as any newcomer after the end of a run would).
+
+A run that was killed (SIGKILL, a CI job cancelled) cannot remove its directory. The state names the
+process that outlives every participant (`run_owner_pid`); a later run that finds that process gone
+removes the directory and the emulated cluster's files (`sweep_stale_runs`). It never signals a pid
+read from a file: the emulator of a killed run has stopped itself already (its --exit-with-parent).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import errno
 import fcntl
 import json
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator
@@ -31,6 +37,8 @@ from gpuconf.settings import SuiteSettings
 
 LOCK_TIMEOUT_S = 900.0  # provisioning AKS can take this long while other workers wait
 LOCK_RETRY_INTERVAL_S = 0.05  # flock() has no timeout of its own: try again this often until LOCK_TIMEOUT_S
+RUN_DIR_PREFIX = "gpuconf-run-"
+EMULATED_WORKDIR_PREFIX = "gpuconf-emulated-"  # gpuconf.backends.emulated's tempfile.mkdtemp prefix
 
 
 def make_backend(settings: SuiteSettings, config: Any = None) -> Backend:
@@ -100,6 +108,75 @@ def _same_file(fd: int, path: Path) -> bool:
     return (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino)
 
 
+def run_owner_pid() -> int:
+    """The process whose end ends the whole run: the one that outlives every user of its cluster.
+
+    Without pytest-xdist that is this process. Under xdist this is a worker, and the cluster is not
+    its alone: SharedCluster hands it to whichever worker leaves last, and the worker that provisioned
+    it may finish (and exit) while others still run tests on it. Every worker is a child of the xdist
+    controller (execnet's popen gateway starts each one with subprocess.Popen; xdist's remote.py sets
+    PYTEST_XDIST_WORKER in the worker alone), and the controller exits only after every worker has:
+    the parent of a worker is the pid to watch. (PYTEST_XDIST_TESTRUNUID names the run, not a
+    process, so it cannot serve.)"""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return os.getppid()
+    return os.getpid()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists; someone else's
+    return True
+
+
+def sweep_stale_runs(parent: Path, keep: Path) -> list[Path]:
+    """Remove the run directories (and emulated-cluster files) of runs whose owner process is gone.
+
+    A directory is left alone when its state names no owner (written by an older gpuconf, or a run
+    killed while provisioning), when the owner is alive, or when its lock is held right now."""
+    removed = []
+    for run_dir in sorted(parent.glob(RUN_DIR_PREFIX + "*")):
+        state_path = run_dir / "cluster.json"
+        if run_dir == keep or not state_path.is_file():
+            continue
+        try:
+            with run_lock(run_dir / "cluster.lock", timeout_s=0):
+                state = json.loads(state_path.read_text())
+                owner = state.get("run_pid")
+                if not isinstance(owner, int) or _alive(owner):
+                    continue
+                _remove_emulated_workdir(parent, state.get("spec", {}).get("workdir", ""))
+                remove_run_dir(run_dir)
+                removed.append(run_dir)
+        except (TimeoutError, OSError, ValueError, AttributeError):
+            continue  # in use, half written, or not ours to judge: leave it
+    return removed
+
+
+def _remove_emulated_workdir(parent: Path, workdir: str) -> None:
+    """Only a directory the emulated backend made in `parent`: a path read from a file is not trusted."""
+    path = Path(workdir)
+    if workdir and path.parent == parent and path.name.startswith(EMULATED_WORKDIR_PREFIX):
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def remove_run_dir(run_dir: Path) -> None:
+    """With its lock held: remove the state, the lock file and the directory. A newcomer that
+    already created its own lock file there keeps the directory (and removes it when it leaves)."""
+    state_path = run_dir / "cluster.json"
+    for path in (state_path, state_path.with_suffix(".tmp"), run_dir / "cluster.lock"):
+        path.unlink(missing_ok=True)
+    try:
+        run_dir.rmdir()
+    except OSError as err:
+        if err.errno not in (errno.ENOENT, errno.ENOTEMPTY, errno.EEXIST):
+            raise
+
+
 @dataclass
 class SharedCluster:
     """One cluster per test run, however many xdist workers take part."""
@@ -110,7 +187,7 @@ class SharedCluster:
 
     def __post_init__(self) -> None:
         # Created when the lock is first taken, removed by the last user: nothing is left in /tmp.
-        self.run_dir = Path(tempfile.gettempdir()) / f"gpuconf-run-{self.run_id}"
+        self.run_dir = Path(tempfile.gettempdir()) / f"{RUN_DIR_PREFIX}{self.run_id}"
         self.state_path = self.run_dir / "cluster.json"
         self.lock_path = self.run_dir / "cluster.lock"
         self.backend: Backend | None = None
@@ -122,6 +199,7 @@ class SharedCluster:
                 state["users"] += 1
                 self._write(state)
                 return _handle_from_dict(state["handle"])
+            sweep_stale_runs(self.run_dir.parent, keep=self.run_dir)  # the first participant only
             try:
                 self.backend = make_backend(self.settings, self.config)
                 handle = self.backend.provision()
@@ -132,7 +210,13 @@ class SharedCluster:
                 raise
             spec = self.backend.teardown_spec() if hasattr(self.backend, "teardown_spec") else {}
             self._write(
-                {"users": 1, "handle": _handle_to_dict(handle), "owner_pid": os.getpid(), "spec": spec}
+                {
+                    "users": 1,
+                    "handle": _handle_to_dict(handle),
+                    "owner_pid": os.getpid(),
+                    "run_pid": run_owner_pid(),
+                    "spec": spec,
+                }
             )
             return handle
 
@@ -165,15 +249,7 @@ class SharedCluster:
             teardown_from_spec(state.get("spec", {}))
 
     def _remove_run_dir(self) -> None:
-        """With the lock held: remove the state, the lock file and the directory. A newcomer that
-        already created its own lock file there keeps the directory (and removes it when it leaves)."""
-        for path in (self.state_path, self.state_path.with_suffix(".tmp"), self.lock_path):
-            path.unlink(missing_ok=True)
-        try:
-            self.run_dir.rmdir()
-        except OSError as err:
-            if err.errno not in (errno.ENOENT, errno.ENOTEMPTY, errno.EEXIST):
-                raise
+        remove_run_dir(self.run_dir)
 
     def _read(self) -> dict[str, Any] | None:
         if not self.state_path.exists():

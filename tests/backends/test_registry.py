@@ -8,7 +8,10 @@ xdist worker builds its own. The backend is a recording fake with the emulated b
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
+import subprocess
 import tempfile
 import threading
 import uuid
@@ -185,3 +188,52 @@ def test_the_lock_wait_is_bounded_and_names_the_lock(run) -> None:
     assert [str(e) for e in errors] == [
         f"could not lock {holder.lock_path} within 0.2s (another test process holds it)"
     ]
+
+
+def _stale_run(parent: Path, name: str, state: dict) -> Path:
+    run_dir = parent / f"gpuconf-run-{name}"
+    run_dir.mkdir()
+    (run_dir / "cluster.json").write_text(json.dumps(state))
+    (run_dir / "cluster.lock").write_text("")
+    return run_dir
+
+
+def _dead_pid() -> int:
+    finished = subprocess.Popen(["true"])
+    finished.wait(timeout=THREAD_TIMEOUT_S)
+    return finished.pid
+
+
+def test_the_next_run_sweeps_what_a_killed_run_left_and_nothing_else(run, tmp_path: Path) -> None:
+    """A SIGKILLed run cannot remove its run directory or the emulated cluster's files; the next
+    run that provisions removes them once the killed run's owner process is gone."""
+    participant, run_dir, cluster_dir = run
+    parent, dead = run_dir.parent, _dead_pid()
+    workdir = parent / "gpuconf-emulated-killed"
+    workdir.mkdir()
+    (workdir / "emulator.log").write_text("gpuconf emulated API server: process 1 ended, stopping\n")
+    outside = tmp_path / "elsewhere" / "gpuconf-emulated-x"  # named by a file: never trusted
+    outside.mkdir(parents=True)
+    killed = _stale_run(parent, "killed", {"users": 1, "run_pid": dead, "spec": {"workdir": str(workdir)}})
+    forged = _stale_run(parent, "forged", {"users": 1, "run_pid": dead, "spec": {"workdir": str(outside)}})
+    running = _stale_run(parent, "running", {"users": 1, "run_pid": os.getpid(), "spec": {}})
+    older = _stale_run(parent, "older", {"users": 1, "owner_pid": dead})  # no run_pid: not judged
+    in_use = _stale_run(parent, "in-use", {"users": 1, "run_pid": dead, "spec": {}})
+    held = os.open(in_use / "cluster.lock", os.O_RDWR)
+    fcntl.flock(held, fcntl.LOCK_EX)  # a process is inside that run's lock right now
+    try:
+        participant().acquire()
+    finally:
+        os.close(held)
+    assert not killed.exists() and not workdir.exists() and not forged.exists()
+    assert outside.exists()
+    assert running.exists() and older.exists() and in_use.exists()
+    state = json.loads((run_dir / "cluster.json").read_text())
+    assert state["run_pid"] == os.getpid()  # what the next run will judge this one by
+
+
+def test_the_run_owner_under_xdist_is_the_controller(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    assert registry.run_owner_pid() == os.getpid()
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw1")
+    assert registry.run_owner_pid() == os.getppid()

@@ -70,8 +70,9 @@ def batch(api_client: client.ApiClient) -> client.BatchV1Api:
 
 
 @pytest.fixture
-def dyn(api_client: client.ApiClient) -> dynamic.DynamicClient:
-    return dynamic.DynamicClient(api_client)
+def dyn(api_client: client.ApiClient, tmp_path: Path) -> dynamic.DynamicClient:
+    # Its discovery cache defaults to a file per server URL in /tmp, which every run would leave behind.
+    return dynamic.DynamicClient(api_client, cache_file=str(tmp_path / "discovery.json"))
 
 
 @pytest.fixture(params=kubectl_binaries(), ids=kubectl_id)

@@ -64,7 +64,10 @@ class Article:
     def dynamic(self) -> dynamic.DynamicClient:
         """Manifests go through the dynamic client, as `kubectl apply` sends them (the typed API
         rejects the article's integer `nvidia.com/gpu: 1`). Built on first use: it runs discovery."""
-        return dynamic.DynamicClient(self.api)
+        # Its discovery cache goes beside the cluster's kubeconfig (removed with the cluster), not
+        # into a file per server URL in /tmp that every run would leave behind.
+        cache = self.handle.kubeconfig.parent / "discovery.json"
+        return dynamic.DynamicClient(self.api, cache_file=str(cache))
 
     def create(self, manifest: Obj, namespace: str) -> None:
         kind = self.dynamic.resources.get(api_version=manifest["apiVersion"], kind=manifest["kind"])
