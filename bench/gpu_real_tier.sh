@@ -41,10 +41,11 @@ grep -q "Creating TensorFlow device" "$OUT/workload-cuda.log"
 
 serve() {  # serve <tag> [flags...]: start the cluster, wait (bounded) for its ready line
   local tag=$1; shift
+  : >"$OUT/serve-$tag.log"  # exists before tail opens it (the background redirection may come later)
   "$PYTHON" -m gpuconf.emulator serve --kubeconfig "$WORK/kubeconfig-$tag" --gpu real "$@" \
     >"$OUT/serve-$tag.log" 2>&1 &
   SERVER_PID=$!
-  timeout "$TIMEOUT_S" grep -q -m1 ready <(tail -n +1 -f "$OUT/serve-$tag.log")
+  timeout "$TIMEOUT_S" grep -q -m1 "ready at" <(tail -n +1 -f "$OUT/serve-$tag.log")
   export KUBECONFIG="$WORK/kubeconfig-$tag"
 }
 stop_serve() { kill "$SERVER_PID"; wait "$SERVER_PID" || true; SERVER_PID=""; }

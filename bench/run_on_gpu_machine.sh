@@ -39,10 +39,11 @@ grep -E "^(PASS|FAIL|DOC|UNAV)|EMULATED|backend |passed|failed" "$OUT/suite.log"
 
 echo "== 3. hidden GPU through the suite"
 work=$(mktemp -d /tmp/gchideXXXX)
+: >"$work/serve.log"  # exists before tail opens it (the background redirection may come later)
 python3 -m gpuconf.emulator serve --kubeconfig "$work/kc" --gpu real --hide-gpu 0 --vm-size "$VM_SIZE" \
   >"$work/serve.log" 2>&1 &
 serve=$!
-timeout 60 grep -q -m1 ready <(tail -n +1 -f "$work/serve.log")
+timeout 60 grep -q -m1 "ready at" <(tail -n +1 -f "$work/serve.log")
 timeout "$STAGE_TIMEOUT_S" python3 -m pytest -m offline --cluster kubeconfig --kubeconfig="$work/kc" \
   --timeout-factor 0.05 -p no:cacheprovider --reports-dir="$OUT/hidden" >"$OUT/hidden.log" 2>&1
 summary "hidden-gpu suite rc=$? (1 expected: the schedulable step fails)"
