@@ -36,11 +36,14 @@ _ID_NAMESPACE = uuid.UUID("5b0f4d0e-7c53-4d8e-9f55-0c2b6a1a9e11")
 
 @dataclass
 class HeartbeatTiming:
-    """Kubelet defaults: lease renewed every 10 s (a quarter of its 40 s duration), status every 10 s."""
+    """Kubelet defaults: the Lease renewed every 10 s (a quarter of its 40 s duration); the node's
+    status computed every 10 s (nodeStatusUpdateFrequency) but posted only when it changed or
+    when 5 minutes have passed since the last post (nodeStatusReportFrequency, with the Lease)."""
 
     lease_duration_s: int = 40
     lease_renew_s: float = 10.0
     status_update_s: float = 10.0
+    status_report_s: float = 300.0
 
 
 def _stable_uuid(node_name: str, what: str) -> uuid.UUID:
@@ -165,6 +168,7 @@ class NodeAgent:
         self.ready = True
         self.not_ready_message = ""
         self._tasks: list[asyncio.Task[None]] = []
+        self._last_report = float("-inf")  # loop time of the last status post
 
     def register(self) -> None:
         try:
@@ -192,7 +196,7 @@ class NodeAgent:
         loop = asyncio.get_running_loop()
         self._tasks = [
             loop.create_task(
-                self._every(self.timing.status_update_s, self.push_status), name=f"status-{self.name}"
+                self._every(self.timing.status_update_s, self.sync_status), name=f"status-{self.name}"
             ),
             loop.create_task(
                 self._every(self.timing.lease_renew_s, self._renew_lease), name=f"lease-{self.name}"
@@ -242,9 +246,16 @@ class NodeAgent:
         else:
             self.recorder.normal(node, "NodeNotReady", f"Node {self.name} status is now: NodeNotReady")
 
-    def push_status(self) -> None:
+    def sync_status(self) -> None:
+        """The periodic status sync: post only a changed status, or an unchanged one once the
+        report period has passed (kubelet_node_status.go, tryUpdateNodeStatus)."""
+        due = asyncio.get_running_loop().time() - self._last_report >= self.timing.status_report_s
+        self.push_status(only_if_changed=not due)
+
+    def push_status(self, only_if_changed: bool = False) -> None:
         node = self.api.get("nodes", self.name)
         status = node.setdefault("status", {})
+        before = _without_heartbeats(status)
         capacity = dict(profiles.capacity(self.size))
         allocatable = dict(profiles.allocatable(self.size))
         for resource, (cap, alloc) in self.extended.items():
@@ -252,15 +263,18 @@ class NodeAgent:
             allocatable[resource] = str(alloc)
         status["capacity"] = capacity
         status["allocatable"] = allocatable
-        stamp = now_rfc3339()
         for condition in ready_conditions(
             self.ready, "kubelet is posting ready status" if self.ready else self.not_ready_message
         ):
             set_condition(status, condition)
+        if only_if_changed and _without_heartbeats(status) == before:
+            return
+        stamp = now_rfc3339()
         for condition in status["conditions"]:
             condition["lastHeartbeatTime"] = stamp
         node["metadata"].pop("resourceVersion", None)
         self.api.update("nodes", node, subresource="status")
+        self._last_report = asyncio.get_running_loop().time()
 
     def _renew_lease(self) -> None:
         stamp = now_micro()
@@ -296,3 +310,11 @@ class NodeAgent:
         lease["spec"]["renewTime"] = stamp
         lease["metadata"].pop("resourceVersion", None)
         self.api.update("leases", lease, namespace=LEASE_NAMESPACE)
+
+
+def _without_heartbeats(status: Obj) -> Obj:
+    """The status as nodeStatusHasChanged compares it: conditions without lastHeartbeatTime."""
+    conditions = [
+        {k: v for k, v in c.items() if k != "lastHeartbeatTime"} for c in status.get("conditions") or []
+    ]
+    return {**status, "conditions": conditions}
