@@ -7,7 +7,7 @@ gpuconf.waits and the official Watch take either. Two things differ, on purpose:
 - They always return the raw urllib3 response: the suite reads the server's JSON itself
   (gpuconf.kube.Kube.read), as it did with `_preload_content=False` on the generated classes.
 - They do not import the generated model classes. In kubernetes 37 those are pydantic models, and
-  importing the three API classes builds ~800 of them: 0.8 s of CPU at the start of every run, for
+  importing the three API classes builds ~300 of them: 0.8 s of CPU at the start of every run, for
   request validation the suite never relied on (bench/results/issue8.md).
 
 Everything else is the official client's own: kubeconfig loading, authentication (bearer tokens,
