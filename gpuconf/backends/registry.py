@@ -149,7 +149,8 @@ def sweep_stale_runs(parent: Path, keep: Path) -> list[Path]:
                 owner = state.get("run_pid")
                 if not isinstance(owner, int) or _alive(owner):
                     continue
-                _remove_emulated_workdir(parent, state.get("spec", {}).get("workdir", ""))
+                if not state.get("keep_cluster"):  # a kept cluster outlives its run: its files stay
+                    _remove_emulated_workdir(parent, state.get("spec", {}).get("workdir", ""))
                 remove_run_dir(run_dir)
                 removed.append(run_dir)
         except (TimeoutError, OSError, ValueError, AttributeError):
@@ -215,6 +216,7 @@ class SharedCluster:
                     "handle": _handle_to_dict(handle),
                     "owner_pid": os.getpid(),
                     "run_pid": run_owner_pid(),
+                    "keep_cluster": self.settings.keep_cluster,
                     "spec": spec,
                 }
             )

@@ -219,6 +219,13 @@ def test_the_next_run_sweeps_what_a_killed_run_left_and_nothing_else(run, tmp_pa
     running = _stale_run(parent, "running", {"users": 1, "run_pid": os.getpid(), "spec": {}})
     older = _stale_run(parent, "older", {"users": 1, "owner_pid": dead})  # no run_pid: not judged
     in_use = _stale_run(parent, "in-use", {"users": 1, "run_pid": dead, "spec": {}})
+    kept_workdir = parent / "gpuconf-emulated-kept"  # --keep-cluster: its emulator still serves
+    kept_workdir.mkdir()
+    kept = _stale_run(
+        parent,
+        "kept",
+        {"users": 1, "run_pid": dead, "keep_cluster": True, "spec": {"workdir": str(kept_workdir)}},
+    )
     held = os.open(in_use / "cluster.lock", os.O_RDWR)
     fcntl.flock(held, fcntl.LOCK_EX)  # a process is inside that run's lock right now
     try:
@@ -228,6 +235,7 @@ def test_the_next_run_sweeps_what_a_killed_run_left_and_nothing_else(run, tmp_pa
     assert not killed.exists() and not workdir.exists() and not forged.exists()
     assert outside.exists()
     assert running.exists() and older.exists() and in_use.exists()
+    assert not kept.exists() and kept_workdir.exists()
     state = json.loads((run_dir / "cluster.json").read_text())
     assert state["run_pid"] == os.getpid()  # what the next run will judge this one by
 
