@@ -106,14 +106,13 @@ class Kube:
     # Writes ------------------------------------------------------------------------------
     def create(self, obj: Obj) -> Obj:
         """Create one manifest object (Namespace, DaemonSet, Job, Pod); AlreadyExists is an error."""
-        # Sent as written (the article's `nvidia.com/gpu: 1` is a number), as kubectl sends it.
-        body = obj
+        # Sent as written (the article's `nvidia.com/gpu: 1` stays a number), as kubectl sends it.
         kind, namespace = obj["kind"], obj.get("metadata", {}).get("namespace", "default")
         creators = {
-            "Namespace": lambda: self.core.create_namespace(body),
-            "DaemonSet": lambda: self.apps.create_namespaced_daemon_set(namespace, body),
-            "Job": lambda: self.batch.create_namespaced_job(namespace, body),
-            "Pod": lambda: self.core.create_namespaced_pod(namespace, body),
+            "Namespace": lambda: self.core.create_namespace(obj),
+            "DaemonSet": lambda: self.apps.create_namespaced_daemon_set(namespace, obj),
+            "Job": lambda: self.batch.create_namespaced_job(namespace, obj),
+            "Pod": lambda: self.core.create_namespaced_pod(namespace, obj),
         }
         if kind not in creators:
             raise ValueError(f"gpuconf cannot create a {kind}; supported: {', '.join(creators)}")
