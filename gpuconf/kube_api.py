@@ -35,6 +35,10 @@ class ApiGroup:
     def _call(self, verb: str, path: str, *, body: Any = None, **options: Any) -> Any:
         """`path` names its {namespace} and {name}; they are taken from `options`."""
         path_params = {key: options.pop(key) for key in ("namespace", "name") if "{" + key + "}" in path}
+        for key, value in path_params.items():
+            if not value or not isinstance(value, str):
+                raise ValueError(f"gpuconf.kube_api: {key} must be a non-empty string, got {value!r}")
+        streams = bool(options.get("watch") or options.get("follow"))
         timeout = options.pop("_request_timeout", None)
         if options.pop("_preload_content", False):
             raise TypeError("gpuconf.kube_api returns raw responses only (_preload_content=False)")
@@ -54,12 +58,29 @@ class ApiGroup:
         if not 200 <= response.status <= 299:
             response.read()
             raise ApiException.from_response(http_resp=response, body=None, data=None)
+        if not streams:
+            # Read the whole answer now (urllib3 keeps it for `.data`): only then does the connection
+            # go back to the pool, also for a caller that never reads it (a delete).
+            response.response.data  # noqa: B018
         return response.response
+
+
+# The query options of the calls below, as the generated methods name them (list/watch, read, log,
+# create, delete): anything else is a typo that the server would silently ignore.
+QUERY_OPTIONS = frozenset(
+    {
+        "pretty", "label_selector", "field_selector", "resource_version", "resource_version_match",
+        "allow_watch_bookmarks", "timeout_seconds", "watch", "limit", "_continue", "send_initial_events",
+        "container", "follow", "previous", "since_seconds", "tail_lines", "timestamps", "limit_bytes",
+        "dry_run", "field_manager", "field_validation", "grace_period_seconds", "orphan_dependents",
+        "propagation_policy",
+    }
+)  # fmt: skip
 
 
 def query_parameters(options: dict[str, Any]) -> list[tuple[str, Any]]:
     """`label_selector="a=b", _continue="x"` -> [("labelSelector", "a=b"), ("continue", "x")]."""
-    unknown = sorted(name for name in options if name.startswith("_") and name != "_continue")
+    unknown = sorted(set(options) - QUERY_OPTIONS)
     if unknown:
         raise TypeError(f"gpuconf.kube_api does not take {', '.join(unknown)}")
     return [(wire_name(name), value) for name, value in options.items() if value is not None]

@@ -12,8 +12,9 @@ the last user removed it meanwhile, the waiter starts over with a fresh director
 cluster, so it provisions one, as any newcomer after the end of a run would).
 
 A run that was killed (SIGKILL, a CI job cancelled) cannot remove its directory. The state names the
-process that outlives every participant (`run_owner_pid`); a later run that finds that process gone
-removes the directory and the emulated cluster's files (`sweep_stale_runs`). It never signals a pid
+process that outlives every participant (`run_owner_pid`, with the boot and pid namespace that give
+the pid its meaning); a later run that finds that process gone removes the directory and the
+emulated cluster's files (`sweep_stale_runs`). It never signals a pid
 read from a file: the emulator of a killed run has stopped itself already (its --exit-with-parent).
 """
 
@@ -137,25 +138,51 @@ def sweep_stale_runs(parent: Path, keep: Path) -> list[Path]:
     """Remove the run directories (and emulated-cluster files) of runs whose owner process is gone.
 
     A directory is left alone when its state names no owner (written by an older gpuconf, or a run
-    killed while provisioning), when the owner is alive, or when its lock is held right now."""
+    killed while provisioning), when the owner is alive, when the owner's pid means nothing here (a
+    run in another pid namespace sharing this temp directory, or before a reboot), or when its lock
+    is held right now."""
     removed = []
+    here = process_namespace()
     for run_dir in sorted(parent.glob(RUN_DIR_PREFIX + "*")):
         state_path = run_dir / "cluster.json"
-        if run_dir == keep or not state_path.is_file():
+        if run_dir == keep or not state_path.is_file() or here is None:
             continue
         try:
-            with run_lock(run_dir / "cluster.lock", timeout_s=0):
+            with _existing_lock(run_dir / "cluster.lock"):
                 state = json.loads(state_path.read_text())
                 owner = state.get("run_pid")
-                if not isinstance(owner, int) or _alive(owner):
+                if not isinstance(owner, int) or state.get("run_namespace") != here or _alive(owner):
                     continue
                 if not state.get("keep_cluster"):  # a kept cluster outlives its run: its files stay
                     _remove_emulated_workdir(parent, state.get("spec", {}).get("workdir", ""))
                 remove_run_dir(run_dir)
                 removed.append(run_dir)
-        except (TimeoutError, OSError, ValueError, AttributeError):
-            continue  # in use, half written, or not ours to judge: leave it
+        except (BlockingIOError, OSError, ValueError, AttributeError):
+            continue  # in use, gone meanwhile, half written, or not ours to judge: leave it
     return removed
+
+
+@contextlib.contextmanager
+def _existing_lock(path: Path) -> Iterator[None]:
+    """Lock a run's lock file without waiting and without creating it (or its directory) again:
+    a run that removed itself since the glob must stay removed. Raises OSError if it cannot."""
+    fd = os.open(path, os.O_RDWR)  # FileNotFoundError: that run has just ended
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # BlockingIOError: in use right now
+        if not _same_file(fd, path):
+            raise FileNotFoundError(path)
+        yield
+    finally:
+        os.close(fd)
+
+
+def process_namespace() -> str | None:
+    """Where a pid means this process's pid: the boot and the pid namespace (Linux), else None."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        return f"{boot}/{os.stat('/proc/self/ns/pid').st_ino}"
+    except OSError:
+        return None
 
 
 def _remove_emulated_workdir(parent: Path, workdir: str) -> None:
@@ -216,6 +243,7 @@ class SharedCluster:
                     "handle": _handle_to_dict(handle),
                     "owner_pid": os.getpid(),
                     "run_pid": run_owner_pid(),
+                    "run_namespace": process_namespace(),
                     "keep_cluster": self.settings.keep_cluster,
                     "spec": spec,
                 }

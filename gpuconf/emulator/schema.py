@@ -10,6 +10,8 @@ before storing, as a real server's typed decoding drops them.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from typing import Any
 
@@ -129,6 +131,19 @@ class _Decoder:
         if typ == "float":
             if isinstance(item, bool) or not isinstance(item, int | float):
                 raise self.type_error(item, path, "number")
+            return item
+        if typ == "bytes":  # []byte travels as base64 (a ConfigMap's binaryData, a Secret's data)
+            if not isinstance(item, str):
+                raise self.type_error(item, path, "string")
+            try:
+                base64.b64decode(item, validate=True)
+            except binascii.Error:
+                raise ApiError(
+                    400,
+                    "BadRequest",
+                    f'{self.kind} in version "{self.api_version}" cannot be handled as a {self.kind}: '
+                    f"illegal base64 data in field {path}",
+                ) from None
             return item
         return self.model(item, typ, path)
 

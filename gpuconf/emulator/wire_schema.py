@@ -26,7 +26,7 @@ from gpuconf.emulator.resources import RESOURCES
 
 SNAPSHOT = Path(__file__).with_name("wire_schema.json")
 # Type strings that name no model: the decoder checks these itself.
-SCALAR_TYPES = frozenset({"str", "int", "bool", "float", "object", "datetime", "date"})
+SCALAR_TYPES = frozenset({"str", "int", "bool", "float", "object", "datetime", "date", "bytes"})
 REGENERATE = "python -m gpuconf.emulator.wire_schema --write"
 TYPE_WORD = re.compile(r"[A-Za-z0-9_]+")
 

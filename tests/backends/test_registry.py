@@ -214,18 +214,19 @@ def test_the_next_run_sweeps_what_a_killed_run_left_and_nothing_else(run, tmp_pa
     (workdir / "emulator.log").write_text("gpuconf emulated API server: process 1 ended, stopping\n")
     outside = tmp_path / "elsewhere" / "gpuconf-emulated-x"  # named by a file: never trusted
     outside.mkdir(parents=True)
-    killed = _stale_run(parent, "killed", {"users": 1, "run_pid": dead, "spec": {"workdir": str(workdir)}})
-    forged = _stale_run(parent, "forged", {"users": 1, "run_pid": dead, "spec": {"workdir": str(outside)}})
-    running = _stale_run(parent, "running", {"users": 1, "run_pid": os.getpid(), "spec": {}})
+    here = registry.process_namespace()
+    assert here is not None  # Linux: /proc gives the boot id and the pid namespace
+    ended = {"users": 1, "run_pid": dead, "run_namespace": here}
+    killed = _stale_run(parent, "killed", {**ended, "spec": {"workdir": str(workdir)}})
+    forged = _stale_run(parent, "forged", {**ended, "spec": {"workdir": str(outside)}})
+    running = _stale_run(parent, "running", {**ended, "run_pid": os.getpid(), "spec": {}})
     older = _stale_run(parent, "older", {"users": 1, "owner_pid": dead})  # no run_pid: not judged
-    in_use = _stale_run(parent, "in-use", {"users": 1, "run_pid": dead, "spec": {}})
+    in_use = _stale_run(parent, "in-use", {**ended, "spec": {}})
+    # The same pid in another container sharing this /tmp (or before a reboot) says nothing here.
+    elsewhere = _stale_run(parent, "elsewhere", {**ended, "run_namespace": "other-boot/4026531836"})
     kept_workdir = parent / "gpuconf-emulated-kept"  # --keep-cluster: its emulator still serves
     kept_workdir.mkdir()
-    kept = _stale_run(
-        parent,
-        "kept",
-        {"users": 1, "run_pid": dead, "keep_cluster": True, "spec": {"workdir": str(kept_workdir)}},
-    )
+    kept = _stale_run(parent, "kept", {**ended, "keep_cluster": True, "spec": {"workdir": str(kept_workdir)}})
     held = os.open(in_use / "cluster.lock", os.O_RDWR)
     fcntl.flock(held, fcntl.LOCK_EX)  # a process is inside that run's lock right now
     try:
@@ -234,10 +235,10 @@ def test_the_next_run_sweeps_what_a_killed_run_left_and_nothing_else(run, tmp_pa
         os.close(held)
     assert not killed.exists() and not workdir.exists() and not forged.exists()
     assert outside.exists()
-    assert running.exists() and older.exists() and in_use.exists()
+    assert running.exists() and older.exists() and in_use.exists() and elsewhere.exists()
     assert not kept.exists() and kept_workdir.exists()
     state = json.loads((run_dir / "cluster.json").read_text())
-    assert state["run_pid"] == os.getpid()  # what the next run will judge this one by
+    assert (state["run_pid"], state["run_namespace"]) == (os.getpid(), here)  # what the next run judges
 
 
 def test_the_run_owner_under_xdist_is_the_controller(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -245,3 +246,12 @@ def test_the_run_owner_under_xdist_is_the_controller(monkeypatch: pytest.MonkeyP
     assert registry.run_owner_pid() == os.getpid()
     monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw1")
     assert registry.run_owner_pid() == os.getppid()
+
+
+def test_the_sweep_does_not_bring_back_a_run_directory_that_went_meanwhile(tmp_path: Path) -> None:
+    """Between the sweep's listing and its lock, the run may end and remove its directory."""
+    gone = tmp_path / "gpuconf-run-gone"
+    with pytest.raises(FileNotFoundError):
+        with registry._existing_lock(gone / "cluster.lock"):
+            pass
+    assert not gone.exists()

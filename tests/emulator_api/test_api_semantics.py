@@ -94,6 +94,16 @@ def test_wrong_scalar_types_are_bad_requests(api_server: ServerHandle):
     assert status == 400 and "spec.containers[0].name" in body["message"]
 
 
+def test_binary_data_is_base64_and_anything_else_is_a_bad_request(api_server: ServerHandle):
+    cms = "/api/v1/namespaces/default/configmaps"
+    status, _, created = _post(api_server, cms, {"metadata": {"name": "bin"}, "binaryData": {"k": "AAEC"}})
+    assert status == 201 and created["binaryData"] == {"k": "AAEC"}
+    status, _, body = _post(
+        api_server, cms, {"metadata": {"name": "bad"}, "binaryData": {"k": "not base64!"}}
+    )
+    assert status == 400 and "illegal base64 data in field binaryData.k" in body["message"]
+
+
 def test_job_default_deletion_orphans_with_a_warning(api_server: ServerHandle):
     job = {
         "apiVersion": "batch/v1",

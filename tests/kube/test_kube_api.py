@@ -315,8 +315,23 @@ def test_the_official_watch_streams_from_our_methods(recorder: Recorder, kube: K
     assert ("watch", "true") in recorder.requests[0]["query"]
 
 
-def test_options_it_does_not_take_fail_loudly(kube: Kube) -> None:
+def test_options_it_does_not_take_fail_loudly(recorder: Recorder, kube: Kube) -> None:
     with pytest.raises(TypeError, match="raw responses only"):
         kube.core.list_node(_preload_content=True)
     with pytest.raises(TypeError, match="does not take _async_req"):
         query_parameters({"_async_req": True})
+    with pytest.raises(TypeError, match="does not take label_selectors"):  # a typo lists everything
+        kube.core.list_namespaced_pod("default", label_selectors="app=x")
+    with pytest.raises(ValueError, match="namespace must be a non-empty string, got None"):
+        kube.core.list_namespaced_pod(None)  # type: ignore[arg-type]  # would list /namespaces/None
+    assert recorder.requests == []  # refused before anything was sent
+
+
+def test_an_answer_nobody_reads_still_frees_its_connection(recorder: Recorder, kube: Kube) -> None:
+    """A delete's answer is never read by Kube.delete: the call reads it, so the pooled connection is
+    reused rather than a new one opened (a new TLS handshake on AKS) per delete."""
+    for name in ("a", "b", "c"):
+        kube.delete("Pod", name, "default")
+    host, port = recorder.server_address[:2]
+    pool = kube.api_client.rest_client.pool_manager.connection_from_host(str(host), int(port), "http")
+    assert pool.num_connections == 1
