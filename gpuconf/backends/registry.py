@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from gpuconf.backends.base import Backend, ClusterHandle
+from gpuconf.pids import alive
 from gpuconf.settings import SuiteSettings
 
 LOCK_TIMEOUT_S = 900.0  # provisioning AKS can take this long while other workers wait
@@ -124,16 +125,6 @@ def run_owner_pid() -> int:
     return os.getpid()
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # it exists; someone else's
-    return True
-
-
 def sweep_stale_runs(parent: Path, keep: Path) -> list[Path]:
     """Remove the run directories (and emulated-cluster files) of runs whose owner process is gone.
 
@@ -151,7 +142,7 @@ def sweep_stale_runs(parent: Path, keep: Path) -> list[Path]:
             with _existing_lock(run_dir / "cluster.lock"):
                 state = json.loads(state_path.read_text())
                 owner = state.get("run_pid")
-                if not isinstance(owner, int) or state.get("run_namespace") != here or _alive(owner):
+                if not isinstance(owner, int) or state.get("run_namespace") != here or alive(owner):
                     continue
                 if not state.get("keep_cluster"):  # a kept cluster outlives its run: its files stay
                     _remove_emulated_workdir(parent, state.get("spec", {}).get("workdir", ""))

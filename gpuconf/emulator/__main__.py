@@ -23,6 +23,7 @@ from pathlib import Path
 from gpuconf.emulator.cluster import add_cluster_arguments, configure_server
 from gpuconf.emulator.faults import catalogue_lines
 from gpuconf.emulator.server import ApiServer
+from gpuconf.pids import alive
 
 Configure = Callable[[ApiServer, argparse.Namespace], None]
 ExtendServe = Callable[[argparse.ArgumentParser], None]
@@ -73,14 +74,14 @@ class Lifeline:
         except ProcessLookupError:
             raise ValueError(f"--exit-with-parent {pid}: no such process") from None
         except (AttributeError, OSError):  # no pidfd here: ask the kernel once a second instead
-            if not _alive(pid):
+            if not alive(pid):
                 raise ValueError(f"--exit-with-parent {pid}: no such process") from None
             self._poller = self._loop.create_task(self._poll())
         else:
             self._loop.add_reader(self._fd, self._on_exit)
 
     async def _poll(self) -> None:
-        while _alive(self.pid):  # ends with the process; close() cancels it
+        while alive(self.pid):  # ends with the process; close() cancels it
             await asyncio.sleep(LIFELINE_POLL_S)
         self._on_exit()
 
@@ -98,16 +99,6 @@ class Lifeline:
         if self._poller is not None and self._poller is not asyncio.current_task():
             self._poller.cancel()
         self._poller = None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by someone else
-    return True
 
 
 async def serve(args: argparse.Namespace, configure: Configure | None = None) -> None:
