@@ -67,14 +67,17 @@ class _Decoder:
         self.api_version = api_version
         self.unknown: list[str] = []
 
-    def type_error(self, value: Any, path: str, expected: str) -> ApiError:
-        got = _JSON_TYPE.get(type(value), type(value).__name__)
+    def undecodable(self, why: str) -> ApiError:
+        """kube-apiserver's 400 for a body it cannot decode into the kind."""
         return ApiError(
             400,
             "BadRequest",
-            f'{self.kind} in version "{self.api_version}" cannot be handled as a {self.kind}: '
-            f"json: cannot unmarshal {got} into field {path} of type {expected}",
+            f'{self.kind} in version "{self.api_version}" cannot be handled as a {self.kind}: {why}',
         )
+
+    def type_error(self, value: Any, path: str, expected: str) -> ApiError:
+        got = _JSON_TYPE.get(type(value), type(value).__name__)
+        return self.undecodable(f"json: cannot unmarshal {got} into field {path} of type {expected}")
 
     def model(self, value: Any, model: str, path: str) -> dict[str, Any]:
         if not isinstance(value, dict):
@@ -138,12 +141,7 @@ class _Decoder:
             try:
                 base64.b64decode(item, validate=True)
             except binascii.Error:
-                raise ApiError(
-                    400,
-                    "BadRequest",
-                    f'{self.kind} in version "{self.api_version}" cannot be handled as a {self.kind}: '
-                    f"illegal base64 data in field {path}",
-                ) from None
+                raise self.undecodable(f"illegal base64 data in field {path}") from None
             return item
         return self.model(item, typ, path)
 
